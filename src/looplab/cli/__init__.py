@@ -1,0 +1,52 @@
+"""The ``looplab`` command: thin typer commands that parse flags, call the library and print.
+
+User mistakes (:class:`looplab.errors.LooplabError`, bad flags) print one line and exit 2;
+anything else is a bug and keeps its traceback. torch is imported only inside commands, so
+``looplab --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from looplab.errors import LooplabError
+
+app = typer.Typer(
+    name="looplab",
+    help="Learn the training loop with PyTorch: run, see and check every idea of the course.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Each module adds its commands to `app` when imported.
+from looplab.cli import info, predict, train  # noqa: E402, F401
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI on ``argv`` and return the exit code (tests call this directly)."""
+    try:
+        result = app(args=argv, prog_name="looplab", standalone_mode=False)
+    except LooplabError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except typer.TyperException as exc:  # a bad flag: unknown option, missing argument...
+        if type(exc).__name__ == "NoArgsIsHelpError":  # bare `looplab`: the help was shown
+            return 0
+        ctx = getattr(exc, "ctx", None)
+        command = ctx.command_path if ctx is not None else "looplab"
+        sys.stderr.write(f"error: {exc.format_message()} (see `{command} --help`)\n")
+        return 2
+    except (typer.Abort, KeyboardInterrupt):
+        sys.stderr.write("interrupted\n")
+        return 130
+    return result if isinstance(result, int) else 0
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(run(sys.argv[1:]))

@@ -1,0 +1,75 @@
+"""``looplab datasets`` and ``looplab summary``: what there is, and what shape everything has."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from looplab.cli import app
+from looplab.cli.output import console
+
+
+@app.command()
+def datasets() -> None:
+    """List the built-in datasets: name, task, rows, features."""
+    from looplab.data.registry import DATASETS, load_dataset
+
+    table = Table(title="built-in datasets (and csv:PATH --target COLUMN for your own)")
+    for column in ("name", "task", "rows", "features", "classes", "description"):
+        table.add_column(column, justify="right" if column in ("rows", "features", "classes") else "left")
+    for name, info in DATASETS.items():
+        data = load_dataset(name)
+        classes = str(len(data.class_names)) if data.class_names else "-"
+        table.add_row(name, info.task, str(data.n_rows), str(data.n_features), classes, info.description)
+    console.print(table)
+
+
+@app.command()
+def summary(
+    run: Annotated[Path | None, typer.Argument(help="a saved run directory (instead of a spec)")] = None,
+    in_features: Annotated[int | None, typer.Option("--in", help="input features")] = None,
+    hidden: Annotated[str, typer.Option(help="hidden widths, e.g. 10,6 (empty: linear)")] = "",
+    out_features: Annotated[int | None, typer.Option("--out", help="outputs (classes, or 1)")] = None,
+    batch_size: Annotated[int, typer.Option(help="batch size of the forward pass")] = 4,
+    activation: Annotated[str, typer.Option(help="activation between layers")] = "relu",
+) -> None:
+    """The layer table: input, weight and output shapes, parameters and activations."""
+    from looplab.config import ACTIVATIONS, coerce
+    from looplab.errors import ConfigError, one_of
+    from looplab.inspect.summary import format_bytes, format_shape, summarize
+    from looplab.models.mlp import ModelSpec, build_model
+    from looplab.runs import load_run
+
+    if run is not None:
+        saved = load_run(run)
+        model, spec = saved.model, saved.spec
+    else:
+        if in_features is None or out_features is None:
+            raise ConfigError("summary needs a run directory, or --in N and --out N (and --hidden W,W)")
+        if activation not in ACTIVATIONS:
+            raise ConfigError(f"unknown activation {one_of(activation, ACTIVATIONS)}")
+        for name, value in (("--in", in_features), ("--out", out_features), ("--batch-size", batch_size)):
+            if value < 1:
+                raise ConfigError(f"{name} must be a positive whole number, got {value}")
+        widths = tuple(coerce("hidden", hidden)) if hidden else ()
+        spec = ModelSpec(in_features, out_features, widths, activation)
+        model = build_model(spec, seed=0)
+    if batch_size < 1:
+        raise ConfigError(f"--batch-size must be a positive whole number, got {batch_size}")
+    s = summarize(model, spec.in_features, batch_size)
+    table = Table(title=f"layers for a batch of {batch_size} (the batch is the first dimension)")
+    for column in ("Layer", "Input shape", "Weight shape", "Output shape", "Params", "Activation"):
+        table.add_column(column, justify="right" if column == "Params" else "left")
+    for r in s.rows:
+        table.add_row(r.name, format_shape(r.input_shape), format_shape(r.weight_shape),
+                      format_shape(r.output_shape), f"{r.params:,}", r.activation)
+    table.add_section()
+    table.add_row("total", "", "", "", f"{s.total_params:,}", "")
+    console.print(table)
+    console.print(
+        f"parameters: {s.total_params:,} ({format_bytes(s.param_bytes)}); "
+        f"activations of one forward pass: {format_bytes(s.activation_bytes)}"
+    )

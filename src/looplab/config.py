@@ -1,0 +1,359 @@
+"""The one typed configuration object of a run.
+
+A :class:`Config` holds everything a run needs. It comes from defaults, then a TOML file, then
+command-line flags (each overriding the one before), is validated field by field with messages
+that name the field and its allowed values, and is saved whole with the run as ``config.toml``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+import tomli_w
+
+from looplab.errors import ConfigError, one_of
+
+Task = Literal["regression", "binary", "multiclass"]
+
+MODELS = ("mlp", "linear")
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "gelu", "leaky_relu", "identity")
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
+OPTIMIZER_IMPLS = ("torch", "scratch")
+ENGINES = ("autograd", "manual")
+SCHEDULES = ("constant", "step", "exponential", "cosine", "warmup_cosine", "one_cycle", "plateau")
+INITS = (
+    "default",
+    "zeros",
+    "constant",
+    "normal",
+    "uniform",
+    "xavier_uniform",
+    "xavier_normal",
+    "kaiming_uniform",
+    "kaiming_normal",
+)
+NORMS = ("none", "batch", "layer")
+IMPUTE = ("drop", "mean")
+DEVICES = ("auto", "cpu", "cuda")
+TASKS = ("auto", "regression", "binary", "multiclass")
+ON_NAN = ("stop", "rollback")
+
+
+@dataclass
+class Config:
+    """Everything a training run needs; the defaults are the main job (an MLP on ``moons``)."""
+
+    # data
+    dataset: str = "moons"
+    n: int | None = None  # rows for synthetic datasets (None: the dataset's default)
+    noise: float | None = None  # noise for synthetic datasets (None: the dataset's default)
+    target: str | None = None  # target column of a csv:PATH dataset
+    drop: list[str] = field(default_factory=list)  # CSV columns to leave out
+    impute: str = "drop"  # rows with missing values: drop them, or fill with the train mean
+    task: str = "auto"  # a CSV target's task; auto: strings and few whole numbers are classes
+    val_fraction: float = 0.2
+    test_fraction: float = 0.0
+    standardize: bool = True
+    # model
+    model: str = "mlp"
+    hidden: list[int] = field(default_factory=lambda: [16, 16])
+    activation: str = "relu"
+    dropout: float = 0.0
+    norm: str = "none"
+    residual: bool = False
+    init: str = "default"
+    init_scale: float = 1.0  # sigma of 'normal', value of 'constant', bound of 'uniform'
+    # optimization
+    optimizer: str = "adam"
+    impl: str = "torch"  # torch.optim, or the from-scratch update rules
+    engine: str = "autograd"  # autograd, or the hand-written forward/backward
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    schedule: str = "constant"
+    warmup: int = 0
+    epochs: int = 100
+    batch_size: int | str = 32  # an integer, or "full" for full-batch gradient descent
+    drop_last: bool = False
+    patience: int = 0  # early stopping on validation loss; 0 turns it off
+    seed: int = 0
+    device: str = "auto"
+    # diagnostics and safety
+    monitor: bool = False
+    tensorboard: bool = False
+    checkpoint_every: int = 0  # epochs between checkpoints; 0: only at the end
+    keep_checkpoints: int = 3
+    on_nan: str = "stop"
+    # output
+    out: str = "runs"
+    name: str | None = None
+
+    def validate(self) -> Config:
+        """Check every field; raise :class:`ConfigError` naming the first bad one."""
+        from looplab.data.registry import dataset_names
+
+        if not self.dataset.startswith("csv:") and self.dataset not in dataset_names():
+            raise ConfigError(
+                f"unknown dataset {one_of(self.dataset, [*dataset_names(), 'csv:PATH'])}"
+            )
+        if self.dataset.startswith("csv:") and not self.target:
+            raise ConfigError(
+                f"dataset {self.dataset!r} needs a target column: add --target COLUMN"
+            )
+        _choice("model", self.model, MODELS)
+        _choice("activation", self.activation, ACTIVATIONS)
+        _choice("optimizer", self.optimizer, OPTIMIZERS)
+        _choice("impl", self.impl, OPTIMIZER_IMPLS)
+        _choice("engine", self.engine, ENGINES)
+        _choice("schedule", self.schedule, SCHEDULES)
+        _choice("init", self.init, INITS)
+        _choice("norm", self.norm, NORMS)
+        _choice("impute", self.impute, IMPUTE)
+        _choice("task", self.task, TASKS)
+        _choice("device", self.device, DEVICES)
+        _choice("on_nan", self.on_nan, ON_NAN)
+        if self.n is not None:
+            _positive_int("n", self.n)
+        if self.noise is not None and not self.noise >= 0:
+            raise ConfigError(f"noise must be >= 0, got {self.noise!r}")
+        for name in ("val_fraction", "test_fraction"):
+            value = getattr(self, name)
+            if not 0 <= value < 1:
+                raise ConfigError(f"{name} must be in [0, 1), got {value!r}")
+        if self.val_fraction + self.test_fraction >= 1:
+            raise ConfigError("val_fraction + test_fraction must leave some rows for training")
+        if self.model == "mlp":
+            for width in self.hidden:
+                _positive_int("hidden", width, hint="e.g. --hidden 16,16")
+        if not 0 <= self.dropout < 1:
+            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        _positive_float("lr", self.lr)
+        if not self.weight_decay >= 0:
+            raise ConfigError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        if not 0 <= self.momentum < 1:
+            raise ConfigError(f"momentum must be in [0, 1), got {self.momentum!r}")
+        _positive_int("epochs", self.epochs)
+        if self.batch_size != "full":
+            _positive_int("batch_size", self.batch_size, hint="or 'full' for full batch")
+        for name in ("patience", "warmup", "checkpoint_every"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ConfigError(f"{name} must be a whole number >= 0, got {value!r}")
+        _positive_int("keep_checkpoints", self.keep_checkpoints)
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """All fields as plain TOML-friendly values (None fields are left out)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+    def save(self, path: Path) -> None:
+        """Write the whole config as TOML."""
+        path.write_text(tomli_w.dumps(self.to_dict()))
+
+    def replace(self, **changes: Any) -> Config:
+        """A copy with some fields changed (values are coerced like flags)."""
+        return from_dict({**self.to_dict(), **changes})
+
+
+# One line of help per field: the CLI's --help and the docs read it from here.
+HELP: dict[str, str] = {
+    "dataset": "built-in dataset name (see `looplab datasets`) or csv:PATH",
+    "n": "rows to generate for a synthetic dataset",
+    "noise": "noise of a synthetic dataset",
+    "target": "target column of a csv:PATH dataset",
+    "drop": "CSV columns to leave out, comma-separated",
+    "impute": "rows with missing values: " + " | ".join(IMPUTE),
+    "task": "task of a CSV target: " + " | ".join(TASKS),
+    "val_fraction": "fraction of rows for validation",
+    "test_fraction": "fraction of rows for the test split",
+    "standardize": "standardize features with the training split's mean and std",
+    "model": " | ".join(MODELS),
+    "hidden": "hidden layer widths, e.g. 16,16",
+    "activation": " | ".join(ACTIVATIONS),
+    "dropout": "dropout probability after each hidden activation",
+    "norm": "normalization after each hidden layer: " + " | ".join(NORMS),
+    "residual": "skip connections around hidden layers of equal width",
+    "init": "weight initialization: " + " | ".join(INITS),
+    "init_scale": "sigma of 'normal', value of 'constant', bound of 'uniform' init",
+    "optimizer": " | ".join(OPTIMIZERS),
+    "impl": "optimizer implementation: " + " | ".join(OPTIMIZER_IMPLS),
+    "engine": "gradients by " + " | ".join(ENGINES),
+    "lr": "learning rate",
+    "momentum": "momentum of momentum / nesterov",
+    "weight_decay": "L2 weight decay",
+    "schedule": "learning-rate schedule: " + " | ".join(SCHEDULES),
+    "warmup": "warm-up epochs of a schedule",
+    "epochs": "passes over the training data",
+    "batch_size": "examples per step: a number, or 'full'",
+    "drop_last": "drop the last short batch of each epoch",
+    "patience": "early stopping after this many epochs without a better validation loss (0: off)",
+    "seed": "seed of data, initial weights and shuffling",
+    "device": " | ".join(DEVICES),
+    "monitor": "record per-layer statistics (activations, gradients, weights)",
+    "tensorboard": "write TensorBoard logs into the run directory",
+    "checkpoint_every": "epochs between checkpoints (0: only at the end)",
+    "keep_checkpoints": "how many checkpoints to keep",
+    "on_nan": "when the loss becomes NaN: " + " | ".join(ON_NAN),
+    "out": "directory the run directory is created in",
+    "name": "name of the run directory (default: dataset-model-time)",
+}
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"unknown {name} {one_of(value, allowed)}")
+
+
+def _positive_int(name: str, value: object, hint: str = "") -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        suffix = f" ({hint})" if hint else ""
+        raise ConfigError(f"{name} must be a positive whole number, got {value!r}{suffix}")
+
+
+def _positive_float(name: str, value: float) -> None:
+    if not value > 0 or value == float("inf"):
+        raise ConfigError(f"{name} must be a positive number, got {value!r}")
+
+
+def field_names() -> list[str]:
+    """The names of every config field, in declaration order."""
+    return [f.name for f in fields(Config)]
+
+
+def coerce(name: str, value: Any) -> Any:
+    """Turn a flag or TOML value into the field's type, or raise a ConfigError naming the field.
+
+    Strings are parsed (``"0.1"`` -> 0.1, ``"16,16"`` -> [16, 16], ``"full"`` stays for
+    batch_size) so the same function serves CLI flags, TOML files and sweeps.
+    """
+    types = {f.name: f.type for f in fields(Config)}
+    if name not in types:
+        raise ConfigError(f"unknown config field {one_of(name, field_names())}")
+    kind = str(types[name])
+    try:
+        if name == "batch_size":
+            if isinstance(value, str) and value.strip().lower() == "full":
+                return "full"
+            return _to_int(value)
+        if kind in ("list[int]",):
+            if isinstance(value, str):
+                parts = [p for p in value.replace(" ", "").split(",") if p != ""]
+                if value.strip() in ("", "none", "0") and name == "hidden":
+                    return []
+                return [_to_int(p) for p in parts]
+            return [_to_int(v) for v in value]
+        if kind == "list[str]":
+            if isinstance(value, str):
+                return [p.strip() for p in value.split(",") if p.strip()]
+            return [str(v) for v in value]
+        if kind.startswith("int"):
+            if value is None or (isinstance(value, str) and value.lower() == "none"):
+                if "None" in kind:
+                    return None
+            return _to_int(value)
+        if kind.startswith("float"):
+            if value is None or (isinstance(value, str) and value.lower() == "none"):
+                if "None" in kind:
+                    return None
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if kind == "bool":
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("true", "1", "yes", "on"):
+                return True
+            if text in ("false", "0", "no", "off"):
+                return False
+            raise ValueError
+        if kind.startswith("str"):
+            if value is None and "None" in kind:
+                return None
+            if not isinstance(value, str):
+                raise ValueError
+            return value
+    except (ValueError, TypeError):
+        expected = {
+            "batch_size": "a whole number or 'full'",
+            "hidden": "comma-separated whole numbers, e.g. 16,16",
+        }.get(name, _describe(kind))
+        raise ConfigError(f"{name} must be {expected}, got {value!r}") from None
+    return value
+
+
+def _to_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError
+        return int(value)
+    return int(str(value).strip())
+
+
+def _describe(kind: str) -> str:
+    if kind.startswith("int"):
+        return "a whole number"
+    if kind.startswith("float"):
+        return "a number"
+    if kind == "bool":
+        return "true or false"
+    if kind == "list[str]":
+        return "a comma-separated list of names"
+    return "text"
+
+
+def from_dict(values: dict[str, Any]) -> Config:
+    """Build a Config from a mapping of field names to raw values, coercing each one."""
+    return Config(**{name: coerce(name, value) for name, value in values.items()})
+
+
+def load_toml(path: Path) -> dict[str, Any]:
+    """Read a TOML config file into a flat mapping (``[section]`` tables are flattened)."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"config file {str(path)!r} does not exist; check the path") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {str(path)!r} cannot be read ({exc})") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
+    flat: dict[str, Any] = {}
+    for key, value in raw.items():
+        if isinstance(value, dict):
+            flat.update(value)
+        else:
+            flat[key] = value
+    return flat
+
+
+def make_config(file: Path | None = None, **flags: Any) -> Config:
+    """Defaults, then the TOML ``file``, then ``flags`` (None means 'not given'); validated."""
+    values: dict[str, Any] = load_toml(file) if file is not None else {}
+    values.update({k: v for k, v in flags.items() if v is not None})
+    return from_dict(values).validate()
+
+
+__all__ = [
+    "ACTIVATIONS",
+    "INITS",
+    "MODELS",
+    "OPTIMIZERS",
+    "SCHEDULES",
+    "Config",
+    "Task",
+    "coerce",
+    "field_names",
+    "from_dict",
+    "load_toml",
+    "make_config",
+]

@@ -1,0 +1,134 @@
+"""Batches for the three regimes of the course: full batch, stochastic (1) and mini-batch.
+
+In-memory tensors are batched by slicing: each epoch draws one permutation from a seeded
+generator, gathers the rows once (``X[perm]``), then yields contiguous views. That avoids the
+per-sample ``__getitem__`` and collate of ``DataLoader(TensorDataset)``, which dominate the cost
+of small models (see ``benchmarks/batches.py``). Any torch ``Dataset`` or ``DataLoader`` is also
+accepted, for data that does not fit in memory.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader
+from torch.utils.data import Dataset as TorchDataset
+
+from looplab.data.split import Split
+
+
+class BatchSource(Protocol):
+    """What the loop needs from its batches: how many per epoch, and one epoch of them."""
+
+    generator: torch.Generator
+
+    def __len__(self) -> int: ...
+
+    def epoch(self, skip: int = 0) -> Iterator[tuple[Tensor, Tensor]]: ...
+
+
+class Batches:
+    """Shuffled mini-batches of in-memory tensors ``X`` (rows, ...) and ``y`` (rows, ...).
+
+    ``batch_size`` of 1 is stochastic gradient descent and ``len(X)`` (or more) is full batch.
+    ``epoch(skip=k)`` resumes an epoch after its first ``k`` batches: restore ``generator`` to
+    :attr:`epoch_state` first and the same permutation is drawn again.
+    """
+
+    def __init__(
+        self,
+        X: Tensor,
+        y: Tensor,
+        batch_size: int,
+        *,
+        shuffle: bool = True,
+        drop_last: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        if len(X) != len(y):
+            raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.X, self.y = X, y
+        self.batch_size = min(batch_size, len(X))
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self.generator = generator if generator is not None else torch.Generator()
+        self.epoch_state: Tensor = self.generator.get_state()  # generator state before this epoch
+
+    def __len__(self) -> int:
+        n, b = len(self.X), self.batch_size
+        return n // b if self.drop_last else math.ceil(n / b)
+
+    def epoch(self, skip: int = 0) -> Iterator[tuple[Tensor, Tensor]]:
+        """One pass over the data: ``(X_batch, y_batch)`` pairs, the last one possibly shorter."""
+        self.epoch_state = self.generator.get_state()
+        X, y = self.X, self.y
+        if self.shuffle and self.batch_size < len(X):  # a full batch is the same in any order
+            perm = torch.randperm(len(X), generator=self.generator).to(X.device)
+            X, y = X[perm], y[perm]  # one gather per epoch; the batches below are views
+        b = self.batch_size
+        for start in range(skip * b, len(self) * b, b):
+            yield X[start : start + b], y[start : start + b]
+
+
+class LoaderBatches:
+    """Batches from a torch ``Dataset`` or ``DataLoader``, with the same interface as Batches.
+
+    Resuming mid-epoch replays the skipped batches (a streaming loader cannot seek).
+    """
+
+    def __init__(
+        self,
+        source: TorchDataset[Any] | DataLoader[Any],
+        batch_size: int,
+        *,
+        shuffle: bool = True,
+        drop_last: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        self.generator = generator if generator is not None else torch.Generator()
+        if isinstance(source, DataLoader):
+            self.loader: DataLoader[Any] = source
+        else:
+            self.loader = DataLoader(
+                source,
+                batch_size=batch_size,
+                shuffle=shuffle,
+                drop_last=drop_last,
+                generator=self.generator,
+            )
+        self.epoch_state: Tensor = self.generator.get_state()
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def epoch(self, skip: int = 0) -> Iterator[tuple[Tensor, Tensor]]:
+        self.epoch_state = self.generator.get_state()
+        for xb, yb in itertools.islice(self.loader, skip, None):
+            yield xb, yb
+
+
+def make_batches(
+    source: Split | TorchDataset[Any] | DataLoader[Any],
+    batch_size: int | str,
+    *,
+    shuffle: bool = True,
+    drop_last: bool = False,
+    generator: torch.Generator | None = None,
+    device: torch.device | None = None,
+) -> Batches | LoaderBatches:
+    """The right batcher for a source; ``batch_size="full"`` means one batch of every row."""
+    if isinstance(source, Split):
+        X, y = (source.X.to(device), source.y.to(device)) if device else (source.X, source.y)
+        size = len(X) if batch_size == "full" else int(batch_size)
+        return Batches(X, y, size, shuffle=shuffle, drop_last=drop_last, generator=generator)
+    size = len(source) if batch_size == "full" and not isinstance(source, DataLoader) else batch_size  # type: ignore[arg-type]
+    return LoaderBatches(
+        source, int(size), shuffle=shuffle, drop_last=drop_last, generator=generator
+    )

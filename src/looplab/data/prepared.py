@@ -1,0 +1,84 @@
+"""Data ready for ``fit``: split, imputed and standardized with train-only statistics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch.utils.data import DataLoader
+from torch.utils.data import Dataset as TorchDataset
+
+from looplab.config import Config, Task
+from looplab.data.preprocess import Preprocessor
+from looplab.data.registry import load_dataset
+from looplab.data.split import Split, split_indices
+from looplab.data.task_data import TaskData
+
+# In-memory tensors (fast: batched by slicing), or any torch Dataset / DataLoader (streamed).
+Source = Split | TorchDataset[Any] | DataLoader[Any]
+
+
+@dataclass
+class PreparedData:
+    """What ``fit`` trains on: a training source, an optional validation and test source."""
+
+    train: Source
+    val: Source | None
+    task: Task
+    test: Source | None = None
+    name: str = "data"
+    feature_names: list[str] = field(default_factory=list)
+    class_names: list[str] = field(default_factory=list)
+    encoding: dict[str, Any] = field(default_factory=dict)
+    preprocessor: Preprocessor | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def n_features(self) -> int:
+        return len(self.feature_names)
+
+    @property
+    def n_outputs(self) -> int:
+        """Width of the model's output: one logit per class for multiclass, else one."""
+        return len(self.class_names) if self.task == "multiclass" else 1
+
+
+def prepare(data: TaskData, config: Config) -> PreparedData:
+    """Split ``data`` as ``config`` says, then fit the preprocessing on the training rows only."""
+    train_idx, val_idx, test_idx = split_indices(
+        data, config.val_fraction, config.test_fraction, config.seed
+    )
+    pre = Preprocessor.fit(data.X[train_idx], standardize=config.standardize)
+
+    def part(idx: Any) -> Split | None:
+        return Split(pre.transform(data.X[idx]), data.y[idx]) if len(idx) else None
+
+    train = part(train_idx)
+    assert train is not None  # the config leaves rows for training
+    return PreparedData(
+        train=train,
+        val=part(val_idx),
+        test=part(test_idx),
+        task=data.task,
+        name=data.name,
+        feature_names=data.feature_names,
+        class_names=data.class_names,
+        encoding=data.encoding,
+        preprocessor=pre,
+        notes=data.notes,
+    )
+
+
+def load_prepared(config: Config) -> PreparedData:
+    """Load the dataset a config names and prepare it: the data half of a CLI run."""
+    data = load_dataset(
+        config.dataset,
+        n=config.n,
+        noise=config.noise,
+        seed=config.seed,
+        target=config.target,
+        drop=config.drop,
+        impute=config.impute,
+        task=config.task,
+    )
+    return prepare(data, config)

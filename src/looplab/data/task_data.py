@@ -1,0 +1,48 @@
+"""A labelled dataset in memory: features, targets, and what kind of task they pose."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from looplab.config import Task
+
+
+@dataclass
+class TaskData:
+    """Features ``X`` (rows, features) and targets ``y`` (rows,), with the task they pose.
+
+    ``y`` is float32 for regression and binary tasks and int64 class indices for multiclass,
+    which is what MSE, BCE-with-logits and cross-entropy expect.
+    """
+
+    name: str
+    X: Tensor  # (rows, features) float32; NaN marks a missing value to impute
+    y: Tensor  # (rows,)
+    task: Task
+    feature_names: list[str]
+    class_names: list[str] = field(default_factory=list)  # empty for regression
+    encoding: dict[str, Any] = field(default_factory=dict)  # how CSV columns became features
+    notes: list[str] = field(default_factory=list)  # things the user should be told
+
+    def __post_init__(self) -> None:
+        if self.X.ndim != 2 or self.y.ndim != 1 or len(self.X) != len(self.y):
+            raise ValueError(f"X must be (rows, features) and y (rows,): {self.X.shape}, {self.y.shape}")
+        self.X = self.X.to(torch.float32)
+        self.y = self.y.to(torch.int64 if self.task == "multiclass" else torch.float32)
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.X)
+
+    @property
+    def n_features(self) -> int:
+        return int(self.X.shape[1])
+
+    @property
+    def n_outputs(self) -> int:
+        """Width of the model's output: one logit per class for multiclass, else one."""
+        return len(self.class_names) if self.task == "multiclass" else 1

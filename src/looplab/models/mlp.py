@@ -1,0 +1,86 @@
+"""Multi-layer perceptrons built from a spec, with readable layer names.
+
+A *neuron* is one element of a layer's output vector; a *layer* computes the whole vector at
+once: $h = \\sigma(x W^T + b)$ with $x$ of shape (batch, in), $W$ of shape (out, in) and $h$ of
+shape (batch, out). The batch is the first dimension of every tensor, so no code here loops
+over examples. The model outputs raw scores (logits); the loss applies softmax or sigmoid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from looplab.errors import ShapeError
+
+ACTIVATION_LAYERS: dict[str, type[nn.Module]] = {
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "gelu": nn.GELU,
+    "leaky_relu": nn.LeakyReLU,
+    "identity": nn.Identity,
+}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything needed to rebuild a model: saved with every run next to its weights."""
+
+    in_features: int
+    out_features: int
+    hidden: tuple[int, ...] = ()  # () is a linear model
+    activation: str = "relu"
+    dropout: float = 0.0
+    norm: str = "none"  # "batch" or "layer" normalization after each hidden linear layer
+    residual: bool = False  # skip connections around hidden layers of equal width
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["hidden"] = list(self.hidden)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ModelSpec:
+        return cls(**{**d, "hidden": tuple(d.get("hidden", ()))})
+
+
+class MLP(nn.Sequential):
+    """``fc1 -> act1 [-> drop1] -> fc2 -> ... -> fcN``: linear layers with activations between.
+
+    With no hidden layers it is linear regression / logistic regression: a single ``fc1``.
+    """
+
+    def __init__(self, spec: ModelSpec) -> None:
+        super().__init__()
+        self.spec = spec
+        widths = [spec.in_features, *spec.hidden]
+        for i, (fan_in, fan_out) in enumerate(zip(widths, widths[1:], strict=False), start=1):
+            self.add_module(f"fc{i}", nn.Linear(fan_in, fan_out))
+            self.add_module(f"act{i}", ACTIVATION_LAYERS[spec.activation]())
+            if spec.dropout > 0:
+                self.add_module(f"drop{i}", nn.Dropout(spec.dropout))
+        self.add_module(f"fc{len(widths)}", nn.Linear(widths[-1], spec.out_features))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(batch, in_features) -> (batch, out_features) logits."""
+        if x.ndim != 2 or x.shape[1] != self.spec.in_features:
+            got = f"(batch, {x.shape[1]})" if x.ndim == 2 else str(tuple(x.shape))
+            raise ShapeError(
+                f"fc1 expects inputs of shape (batch, {self.spec.in_features}) but got {got}; "
+                f"give the model {self.spec.in_features} features per row"
+            )
+        return super().forward(x)  # type: ignore[no-any-return]
+
+
+def build_model(spec: ModelSpec, seed: int | None = None) -> MLP:
+    """Build the model a spec describes; with ``seed``, its initial weights are reproducible."""
+    if seed is None:
+        return MLP(spec)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return MLP(spec)

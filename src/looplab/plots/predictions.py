@@ -1,0 +1,92 @@
+"""What the model learned, drawn over the data: a decision boundary (2-D classification) or a
+fitted curve (1-D regression), in the features' original units."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+from torch import Tensor, nn
+
+from looplab.data.preprocess import Preprocessor
+from looplab.models.losses import predict_output
+from looplab.plots.style import PALETTE, new_figure
+
+
+def _raw(X: Tensor, pre: Preprocessor | None) -> Tensor:
+    """Undo standardization so axes show the data's own units."""
+    return X if pre is None or not pre.standardize else X * pre.std + pre.mean
+
+
+def _predict(model: nn.Module, X_raw: Tensor, pre: Preprocessor | None, task: str) -> Tensor:
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        X = pre.transform(X_raw) if pre is not None else X_raw
+        out = predict_output(model(X.to(device)), task).cpu()
+    model.train(was_training)
+    return out
+
+
+def decision_boundary(
+    model: nn.Module,
+    X: Tensor,
+    y: Tensor,
+    task: str,
+    class_names: list[str],
+    pre: Preprocessor | None,
+    title: str,
+    feature_names: tuple[str, str] = ("x1", "x2"),
+    resolution: int = 200,
+) -> Figure:
+    """Regions the model assigns to each class, with the (standardized) points ``X`` on top."""
+    pts = _raw(X, pre).numpy()
+    pad = 0.1 * (pts.max(axis=0) - pts.min(axis=0)) + 1e-6
+    lo, hi = pts.min(axis=0) - pad, pts.max(axis=0) + pad
+    g1, g2 = np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))
+    grid = torch.tensor(np.c_[g1.ravel(), g2.ravel()], dtype=torch.float32)  # (res*res, 2)
+    out = _predict(model, grid, pre, task)
+    fig, ax = new_figure(6.0, 5.0)
+    k = len(class_names)
+    colours = PALETTE[:k]
+    if task == "binary":
+        p1 = out.reshape(g1.shape).numpy()
+        ax.contourf(g1, g2, p1, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.35)
+        ax.contour(g1, g2, p1, levels=[0.5], colors="k", linewidths=1.5)
+        colours = ["#2166AC", "#B2182B"]
+    else:
+        labels = out.argmax(dim=1).reshape(g1.shape).numpy()
+        ax.contourf(g1, g2, labels, levels=np.arange(k + 1) - 0.5, cmap=ListedColormap(colours), alpha=0.25)
+    labels_true = y.long().numpy()
+    for c, name in enumerate(class_names):
+        mask = labels_true == c
+        ax.scatter(pts[mask, 0], pts[mask, 1], s=12, color=colours[c], edgecolors="white", linewidths=0.3, label=name)
+    ax.set_xlabel(feature_names[0])
+    ax.set_ylabel(feature_names[1])
+    ax.set_title(title)
+    ax.legend(loc="best", fontsize="small", framealpha=0.8)
+    ax.grid(False)
+    return fig
+
+
+def fitted_curve(
+    model: nn.Module,
+    X: Tensor,
+    y: Tensor,
+    pre: Preprocessor | None,
+    title: str,
+    feature_name: str = "x",
+) -> Figure:
+    """The model's prediction over the range of a single feature, with the data points."""
+    xs = _raw(X, pre)[:, 0].numpy()
+    grid = torch.linspace(float(xs.min()), float(xs.max()), 400).unsqueeze(1)  # (400, 1)
+    fig, ax = new_figure()
+    ax.scatter(xs, y.numpy(), s=10, color=PALETTE[0], alpha=0.6, label="data")
+    ax.plot(grid[:, 0].numpy(), _predict(model, grid, pre, "regression").numpy(), color=PALETTE[3], lw=2, label="model")
+    ax.set_xlabel(feature_name)
+    ax.set_ylabel("y")
+    ax.set_title(title)
+    ax.legend()
+    return fig
