@@ -22,7 +22,18 @@ app = typer.Typer(
 )
 
 # Each module adds its commands to `app` when imported.
-from looplab.cli import info, predict, train  # noqa: E402, F401
+from looplab.cli import (  # noqa: E402, F401
+    compare,
+    gradcheck,
+    info,
+    lr_find,
+    landscape,
+    predict,
+    runs,
+    schedule,
+    sweep,
+    train,
+)
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -1,0 +1,1 @@
+"""`looplab compare`: (being written)."""

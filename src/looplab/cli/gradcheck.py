@@ -1,0 +1,1 @@
+"""`looplab gradcheck`: (being written)."""

@@ -1,0 +1,1 @@
+"""`looplab landscape`: (being written)."""

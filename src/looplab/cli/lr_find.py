@@ -1,0 +1,1 @@
+"""`looplab lr-find`: (being written)."""

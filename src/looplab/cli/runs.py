@@ -1,0 +1,1 @@
+"""`looplab runs`: (being written)."""

@@ -1,0 +1,1 @@
+"""`looplab schedule`: (being written)."""

@@ -1,0 +1,1 @@
+"""`looplab sweep`: (being written)."""

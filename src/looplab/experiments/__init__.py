@@ -1,0 +1,1 @@
+"""Experiments built on fit: comparisons and sweeps."""
