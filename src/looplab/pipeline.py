@@ -16,7 +16,7 @@ from looplab.models.mlp import MLP, ModelSpec, build_model
 from looplab.runs import MODEL_FILE, create_run_dir, save_model
 from looplab.train.callbacks import Callback
 from looplab.train.history import History
-from looplab.train.loop import fit
+from looplab.train.loop import check_fits_data, fit
 from looplab.train.metrics import evaluate
 from looplab.train.writers import HistoryWriter
 
@@ -66,6 +66,7 @@ def train(
     data = load_prepared(config)
     for note in data.notes:
         on_note(note)
+    check_fits_data(config, data)
     spec = model_spec(config, data)
     model = build_model(spec, seed=config.seed)
     run_dir = create_run_dir(config.out, config.name, config) if write else None

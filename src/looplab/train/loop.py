@@ -81,16 +81,7 @@ def fit(
 
 def start(model: nn.Module, data: PreparedData, config: Config) -> LoopState:
     """Seed everything and build what the loop needs: device, batches, loss and optimizer."""
-    config.validate()
-    if config.patience > 0 and data.val is None:
-        raise ConfigError("patience needs a validation split: set val_fraction above 0")
-    if isinstance(data.train, Split) and isinstance(config.batch_size, int):
-        rows = len(data.train)
-        if config.batch_size > rows:
-            raise ConfigError(
-                f"batch_size {config.batch_size} is larger than the training split ({rows} rows); "
-                f"use --batch-size {rows} or less, or --batch-size full"
-            )
+    check_fits_data(config.validate(), data)
     device = pick_device(config.device)
     generator = seed_everything(config.seed)
     model.to(device)
@@ -111,6 +102,19 @@ def start(model: nn.Module, data: PreparedData, config: Config) -> LoopState:
         task=data.task,
         stopper=EarlyStopping(config.patience),
     )
+
+
+def check_fits_data(config: Config, data: PreparedData) -> None:
+    """Config checks that need the data: raise a ConfigError before any work is done."""
+    if config.patience > 0 and data.val is None:
+        raise ConfigError("patience needs a validation split: set val_fraction above 0")
+    if isinstance(data.train, Split) and isinstance(config.batch_size, int):
+        rows = len(data.train)
+        if config.batch_size > rows:
+            raise ConfigError(
+                f"batch_size {config.batch_size} is larger than the training split ({rows} rows); "
+                f"use --batch-size {rows} or less, or --batch-size full"
+            )
 
 
 def epoch_row(

@@ -1,0 +1,103 @@
+"""Every row of docs/bad-inputs.md: one line on stderr, exit code 2, no traceback.
+
+The page is the single list of bad inputs; this test reads it, so a row that stops matching the
+code fails here.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+import torch
+
+from looplab.cli import run
+from looplab.errors import LooplabError
+from looplab.models import ModelSpec, build_model
+
+PAGE = Path(__file__).parents[1] / "docs" / "bad-inputs.md"
+ROW = re.compile(r"^\|\s*(\d+)\s*\|([^|]*)\|\s*`([^`]*)`\s*\|(.*)\|\s*$")
+
+
+def catalogue() -> list[tuple[str, str, str]]:
+    """(id, command, expected fragment) for each row of the page's table."""
+    rows = []
+    for line in PAGE.read_text().splitlines():
+        m = ROW.match(line)
+        if m:
+            rows.append((m.group(1), m.group(3).strip(), m.group(4).strip()))
+    return rows
+
+
+def _csv(header: str, rows: list[str]) -> str:
+    return "\n".join([header, *rows]) + "\n"
+
+
+FILES: dict[str, str | bytes] = {
+    "good.csv": _csv("size,colour,label", [f"{i},{'red' if i % 2 else 'blue'},{'cat' if i % 3 else 'dog'}" for i in range(30)]),
+    "dates.csv": _csv("day,x,y", [f"2024-01-{i + 1:02d},{i},{i % 2}" for i in range(20)]),
+    "text.csv": _csv("comment,x,y", [f"comment number {i},{i},{i % 2}" for i in range(40)]),
+    "empty_col.csv": _csv("notes,x,y", [f",{i},{i % 2}" for i in range(20)]),
+    "header_only.csv": "x,y\n",
+    "latin1.csv": "x,y\ncaf\xe9,1\n".encode("latin-1"),
+    "one_class.csv": _csv("x,y", [f"{i},1" for i in range(20)]),
+    "broken.toml": "epochs = [\n",
+    "typo.toml": "lerning_rate = 0.1\n",
+    "wrong_type.toml": 'epochs = "many"\n',
+    "points.csv": _csv("x1,x2", ["0.5,0.25", "-1.0,0.75"]),
+    "words.csv": _csv("x1,x2", ["abc,0.25"]),
+    "afile.txt": "not a directory\n",
+}
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A scratch directory with the fixture files and one finished run, runs/good."""
+    root = tmp_path_factory.mktemp("bad_inputs")
+    for name, content in FILES.items():
+        path = root / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+    (root / "somedir").mkdir()
+    code = run(["train", "--epochs", "2", "--out", str(root / "runs"), "--name", "good"])
+    assert code == 0
+    return root
+
+
+@pytest.mark.parametrize(("row", "command", "expected"), catalogue(), ids=[r[0] for r in catalogue()])
+def test_bad_input_gets_one_line(
+    row: str,
+    command: str,
+    expected: str,
+    workdir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(workdir)
+    if command.startswith("python:"):
+        model = build_model(ModelSpec(5, 3, (10, 6)), seed=0)
+        with pytest.raises(LooplabError) as info:
+            eval(command.removeprefix("python:").strip(), {"model": model, "torch": torch})
+        assert expected in str(info.value)
+        assert "\n" not in str(info.value)
+        return
+    args = shlex.split(command)
+    assert args[0] == "looplab"
+    code = run(args[1:])
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2, err
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: "), err
+    assert expected in lines[0], err
+    assert "Traceback" not in err
+
+
+def test_catalogue_is_large_and_numbered() -> None:
+    rows = catalogue()
+    assert len(rows) >= 30
+    assert [int(r[0]) for r in rows] == list(range(1, len(rows) + 1))
