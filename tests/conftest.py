@@ -6,9 +6,9 @@ import os
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-import pytest  # noqa: E402
+import pytest
 
-from looplab.config import Config  # noqa: E402
+from looplab.config import Config
 
 
 @pytest.fixture

@@ -36,7 +36,10 @@ def _csv(header: str, rows: list[str]) -> str:
 
 
 FILES: dict[str, str | bytes] = {
-    "good.csv": _csv("size,colour,label", [f"{i},{'red' if i % 2 else 'blue'},{'cat' if i % 3 else 'dog'}" for i in range(30)]),
+    "good.csv": _csv(
+        "size,colour,label",
+        [f"{i},{'red' if i % 2 else 'blue'},{'cat' if i % 3 else 'dog'}" for i in range(30)],
+    ),
     "dates.csv": _csv("day,x,y", [f"2024-01-{i + 1:02d},{i},{i % 2}" for i in range(20)]),
     "text.csv": _csv("comment,x,y", [f"comment number {i},{i},{i % 2}" for i in range(40)]),
     "empty_col.csv": _csv("notes,x,y", [f",{i},{i % 2}" for i in range(20)]),
@@ -68,7 +71,9 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.mark.parametrize(("row", "command", "expected"), catalogue(), ids=[r[0] for r in catalogue()])
+@pytest.mark.parametrize(
+    ("row", "command", "expected"), catalogue(), ids=[r[0] for r in catalogue()]
+)
 def test_bad_input_gets_one_line(
     row: str,
     command: str,

@@ -250,15 +250,12 @@ def coerce(name: str, value: Any) -> Any:
             if isinstance(value, str):
                 return [p.strip() for p in value.split(",") if p.strip()]
             return [str(v) for v in value]
+        is_none = value is None or (isinstance(value, str) and value.lower() == "none")
+        if is_none and "None" in kind:
+            return None
         if kind.startswith("int"):
-            if value is None or (isinstance(value, str) and value.lower() == "none"):
-                if "None" in kind:
-                    return None
             return _to_int(value)
         if kind.startswith("float"):
-            if value is None or (isinstance(value, str) and value.lower() == "none"):
-                if "None" in kind:
-                    return None
             if isinstance(value, bool):
                 raise ValueError
             return float(value)
@@ -272,8 +269,6 @@ def coerce(name: str, value: Any) -> Any:
                 return False
             raise ValueError
         if kind.startswith("str"):
-            if value is None and "None" in kind:
-                return None
             if not isinstance(value, str):
                 raise ValueError
             return value

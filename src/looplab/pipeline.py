@@ -18,6 +18,7 @@ from looplab.train.callbacks import Callback
 from looplab.train.history import History
 from looplab.train.loop import check_fits_data, fit
 from looplab.train.metrics import evaluate
+from looplab.train.path import PATH_FILE, PathRecorder
 from looplab.train.writers import HistoryWriter
 
 
@@ -71,18 +72,22 @@ def train(
     model = build_model(spec, seed=config.seed)
     run_dir = create_run_dir(config.out, config.name, config) if write else None
     extra: list[Callback] = []
+    path = PathRecorder()  # initial and epoch-end weights: path.pt, for `looplab landscape`
     if run_dir is not None:
         config.save(run_dir / "config.toml")
         extra.append(HistoryWriter(run_dir / "history.csv"))
+        extra.append(path)
     history = fit(model, data, config, callbacks=[*extra, *callbacks])
     history.messages[:0] = data.notes
     result = TrainResult(config, data, spec, model, history, run_dir)
     if data.test is not None:
-        batches = make_batches(data.test, 4096, shuffle=False, device=next(model.parameters()).device)
+        device = next(model.parameters()).device
+        batches = make_batches(data.test, 4096, shuffle=False, device=device)
         result.test = evaluate(model, batches, TaskLoss(data.task), data.task)
     if run_dir is not None:
         model.to(torch.device("cpu"))
         save_model(run_dir / MODEL_FILE, model, spec, data)
+        path.path.save(run_dir / PATH_FILE)
         from looplab.report.html import write_report
 
         write_report(result)

@@ -54,7 +54,9 @@ def predict_saved(saved: SavedRun, X: torch.Tensor) -> Predictions:
     return Predictions(columns, values)
 
 
-def predict_rows(run: str | Path, input_csv: str | Path) -> tuple[list[str], list[dict[str, str]], Predictions]:
+def predict_rows(
+    run: str | Path, input_csv: str | Path
+) -> tuple[list[str], list[dict[str, str]], Predictions]:
     """Read a run and a CSV file; return the CSV's header, its rows and their predictions."""
     saved = load_run(run)
     header, rows = read_rows(input_csv)

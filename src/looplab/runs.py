@@ -17,8 +17,8 @@ import torch
 from torch import nn
 
 from looplab.config import Config, Task, from_dict, load_toml
-from looplab.data.preprocess import Preprocessor
 from looplab.data.prepared import PreparedData
+from looplab.data.preprocess import Preprocessor
 from looplab.errors import RunError
 from looplab.models.mlp import MLP, ModelSpec, build_model
 
@@ -41,7 +41,8 @@ def create_run_dir(out: str | Path, name: str | None, config: Config) -> Path:
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise RunError(
-            f"cannot write the output directory {str(base)!r} ({reason}); choose another with --out DIR"
+            f"cannot write the output directory {str(base)!r} ({reason}); "
+            "choose another with --out DIR"
         ) from None
     return path
 
@@ -82,19 +83,24 @@ def load_run(path: str | Path) -> SavedRun:
     run_dir = path.parent if path.is_file() else path
     file = path if path.is_file() else path / MODEL_FILE
     if not run_dir.exists():
-        raise RunError(f"run {str(run_dir)!r} does not exist; `looplab train` writes runs under runs/")
+        raise RunError(
+            f"run {str(run_dir)!r} does not exist; `looplab train` writes runs under runs/"
+        )
     if not file.exists():
         raise RunError(f"{str(run_dir)!r} has no {MODEL_FILE}; it is not a finished looplab run")
     try:
         payload = torch.load(file, map_location="cpu", weights_only=True)
     except Exception as exc:  # a damaged or foreign file: say so in one line
-        raise RunError(f"{str(file)!r} cannot be read as a looplab model ({type(exc).__name__})") from None
+        raise RunError(
+            f"{str(file)!r} cannot be read as a looplab model ({type(exc).__name__})"
+        ) from None
     if not isinstance(payload, dict) or "format_version" not in payload:
         raise RunError(f"{str(file)!r} is not a looplab model file")
     if payload["format_version"] != FORMAT_VERSION:
         raise RunError(
             f"{str(file)!r} was written in looplab format {payload['format_version']}, but this "
-            f"looplab reads format {FORMAT_VERSION}; use the looplab version that wrote it or retrain"
+            f"looplab reads format {FORMAT_VERSION}; "
+            "use the looplab version that wrote it, or train again"
         )
     spec = ModelSpec.from_dict(payload["spec"])
     model = build_model(spec)

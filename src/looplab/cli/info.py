@@ -19,20 +19,28 @@ def datasets() -> None:
 
     table = Table(title="built-in datasets (and csv:PATH --target COLUMN for your own)")
     for column in ("name", "task", "rows", "features", "classes", "description"):
-        table.add_column(column, justify="right" if column in ("rows", "features", "classes") else "left")
+        table.add_column(
+            column, justify="right" if column in ("rows", "features", "classes") else "left"
+        )
     for name, info in DATASETS.items():
         data = load_dataset(name)
         classes = str(len(data.class_names)) if data.class_names else "-"
-        table.add_row(name, info.task, str(data.n_rows), str(data.n_features), classes, info.description)
+        table.add_row(
+            name, info.task, str(data.n_rows), str(data.n_features), classes, info.description
+        )
     console.print(table)
 
 
 @app.command()
 def summary(
-    run: Annotated[Path | None, typer.Argument(help="a saved run directory (instead of a spec)")] = None,
+    run: Annotated[
+        Path | None, typer.Argument(help="a saved run directory (instead of a spec)")
+    ] = None,
     in_features: Annotated[int | None, typer.Option("--in", help="input features")] = None,
     hidden: Annotated[str, typer.Option(help="hidden widths, e.g. 10,6 (empty: linear)")] = "",
-    out_features: Annotated[int | None, typer.Option("--out", help="outputs (classes, or 1)")] = None,
+    out_features: Annotated[
+        int | None, typer.Option("--out", help="outputs (classes, or 1)")
+    ] = None,
     batch_size: Annotated[int, typer.Option(help="batch size of the forward pass")] = 4,
     activation: Annotated[str, typer.Option(help="activation between layers")] = "relu",
 ) -> None:
@@ -48,10 +56,16 @@ def summary(
         model, spec = saved.model, saved.spec
     else:
         if in_features is None or out_features is None:
-            raise ConfigError("summary needs a run directory, or --in N and --out N (and --hidden W,W)")
+            raise ConfigError(
+                "summary needs a run directory, or --in N and --out N (and --hidden W,W)"
+            )
         if activation not in ACTIVATIONS:
             raise ConfigError(f"unknown activation {one_of(activation, ACTIVATIONS)}")
-        for name, value in (("--in", in_features), ("--out", out_features), ("--batch-size", batch_size)):
+        for name, value in (
+            ("--in", in_features),
+            ("--out", out_features),
+            ("--batch-size", batch_size),
+        ):
             if value < 1:
                 raise ConfigError(f"{name} must be a positive whole number, got {value}")
         widths = tuple(coerce("hidden", hidden)) if hidden else ()
@@ -64,8 +78,14 @@ def summary(
     for column in ("Layer", "Input shape", "Weight shape", "Output shape", "Params", "Activation"):
         table.add_column(column, justify="right" if column == "Params" else "left")
     for r in s.rows:
-        table.add_row(r.name, format_shape(r.input_shape), format_shape(r.weight_shape),
-                      format_shape(r.output_shape), f"{r.params:,}", r.activation)
+        table.add_row(
+            r.name,
+            format_shape(r.input_shape),
+            format_shape(r.weight_shape),
+            format_shape(r.output_shape),
+            f"{r.params:,}",
+            r.activation,
+        )
     table.add_section()
     table.add_row("total", "", "", "", f"{s.total_params:,}", "")
     console.print(table)

@@ -12,7 +12,7 @@ import inspect
 from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -24,11 +24,13 @@ _METAVARS = {"int": "INT", "float": "FLOAT", "list[int]": "W,W,...", "list[str]"
 def _option(name: str, kind: str) -> tuple[Any, Any]:
     flag = "--" + name.replace("_", "-")
     if kind == "bool":
-        return Optional[bool], typer.Option(None, f"{flag}/--no-{flag[2:]}", help=HELP.get(name, ""))  # noqa: UP045
+        return bool | None, typer.Option(
+            None, f"{flag}/--no-{flag[2:]}", help=HELP.get(name, "")
+        )
     metavar = next((v for k, v in _METAVARS.items() if kind.startswith(k)), "TEXT")
     if name == "batch_size":
         metavar = "INT|full"
-    return Optional[str], typer.Option(None, flag, help=HELP.get(name, ""), metavar=metavar)  # noqa: UP045
+    return str | None, typer.Option(None, flag, help=HELP.get(name, ""), metavar=metavar)
 
 
 def config_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -37,7 +39,8 @@ def config_options(func: Callable[..., Any]) -> Callable[..., Any]:
     The command receives ``config_file`` and ``overrides`` (the flags that were given).
     """
     own = [
-        p for p in inspect.signature(func).parameters.values()
+        p
+        for p in inspect.signature(func).parameters.values()
         if p.name not in ("overrides", "config_file")
     ]
     params = list(own)
@@ -46,15 +49,21 @@ def config_options(func: Callable[..., Any]) -> Callable[..., Any]:
         inspect.Parameter(
             "config_file",
             inspect.Parameter.KEYWORD_ONLY,
-            default=typer.Option(None, "--config", help="TOML file with config fields; flags override it"),
-            annotation=Optional[Path],  # noqa: UP045
+            default=typer.Option(
+                None, "--config", help="TOML file with config fields; flags override it"
+            ),
+            annotation=Path | None,
         )
     )
-    annotations["config_file"] = Optional[Path]  # noqa: UP045
+    annotations["config_file"] = Path | None
     names = [f.name for f in fields(Config)]
     for f in fields(Config):
         annotation, default = _option(f.name, str(f.type))
-        params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation))
+        params.append(
+            inspect.Parameter(
+                f.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
+            )
+        )
         annotations[f.name] = annotation
 
     @functools.wraps(func)

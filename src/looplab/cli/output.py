@@ -23,6 +23,10 @@ def metrics_table(last: dict[str, float], test: dict[str, float], title: str) ->
         table.add_column(name, justify="right")
     names = sorted({k.split("_", 1)[1] for k in last if k.startswith(("train_", "val_"))})
     for name in names:
-        values = [last.get(f"train_{name}", math.nan), last.get(f"val_{name}", math.nan), test.get(name, math.nan)]
+        values = [
+            last.get(f"train_{name}", math.nan),
+            last.get(f"val_{name}", math.nan),
+            test.get(name, math.nan),
+        ]
         table.add_row(name, *(fmt(v) if math.isfinite(v) else "-" for v in values))
     return table

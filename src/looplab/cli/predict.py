@@ -16,7 +16,9 @@ from looplab.cli.output import console, fmt
 def predict(
     run: Annotated[Path, typer.Argument(help="a run directory written by `looplab train`")],
     input: Annotated[Path, typer.Option("--input", help="CSV file with the feature columns")],
-    output: Annotated[Path | None, typer.Option("--output", help="write predictions to this CSV")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", help="write predictions to this CSV")
+    ] = None,
 ) -> None:
     """Predict with a saved run: class names and probabilities, or values."""
     import csv
@@ -34,14 +36,19 @@ def predict(
         except OSError as exc:
             from looplab.errors import RunError
 
-            raise RunError(f"cannot write {str(output)!r} ({exc.strerror}); choose another --output") from None
+            raise RunError(
+                f"cannot write {str(output)!r} ({exc.strerror}); choose another --output"
+            ) from None
         console.print(f"wrote {len(rows)} predictions to {output}")
         return
     table = Table(title=f"predictions of {run}")
     for column in [*header, *predictions.columns]:
         table.add_column(column)
     for row, values in list(zip(rows, predictions.values, strict=True))[:50]:
-        table.add_row(*[row.get(h, "") for h in header], *[fmt(v) if isinstance(v, float) else v for v in values])
+        table.add_row(
+            *[row.get(h, "") for h in header],
+            *[fmt(v) if isinstance(v, float) else v for v in values],
+        )
     console.print(table)
     if len(rows) > 50:
         console.print(f"... {len(rows) - 50} more rows: use --output FILE.csv to get them all")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sized
 from typing import Any, Protocol
 
 import torch
@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader
 from torch.utils.data import Dataset as TorchDataset
 
 from looplab.data.split import Split
+from looplab.errors import ConfigError
 
 
 class BatchSource(Protocol):
@@ -110,8 +111,7 @@ class LoaderBatches:
 
     def epoch(self, skip: int = 0) -> Iterator[tuple[Tensor, Tensor]]:
         self.epoch_state = self.generator.get_state()
-        for xb, yb in itertools.islice(self.loader, skip, None):
-            yield xb, yb
+        yield from itertools.islice(self.loader, skip, None)
 
 
 def make_batches(
@@ -128,7 +128,10 @@ def make_batches(
         X, y = (source.X.to(device), source.y.to(device)) if device else (source.X, source.y)
         size = len(X) if batch_size == "full" else int(batch_size)
         return Batches(X, y, size, shuffle=shuffle, drop_last=drop_last, generator=generator)
-    size = len(source) if batch_size == "full" and not isinstance(source, DataLoader) else batch_size  # type: ignore[arg-type]
+    if batch_size == "full":
+        if isinstance(source, DataLoader) or not isinstance(source, Sized):
+            raise ConfigError("batch_size 'full' needs a dataset with a length; give a number")
+        batch_size = len(source)
     return LoaderBatches(
-        source, int(size), shuffle=shuffle, drop_last=drop_last, generator=generator
+        source, int(batch_size), shuffle=shuffle, drop_last=drop_last, generator=generator
     )

@@ -12,7 +12,8 @@ from looplab.data.task_data import TaskData
 
 
 def linear(n: int, noise: float, seed: int) -> TaskData:
-    r"""The course's toy: $y = 3x + 1 + \varepsilon$, $x \sim U(-1, 1)$, $\varepsilon \sim N(0, noise^2)$."""
+    r"""The course's toy: $y = 3x + 1 + \varepsilon$ with $x \sim U(-1, 1)$ and
+    $\varepsilon \sim N(0, \mathrm{noise}^2)$."""
     g = torch.Generator().manual_seed(seed)
     x = torch.rand(n, 1, generator=g) * 2 - 1  # (n, 1)
     y = 3 * x[:, 0] + 1 + noise * torch.randn(n, generator=g)

@@ -71,7 +71,9 @@ def read_csv(
     # rows without a target cannot teach anything, whatever --impute says
     kept = [r for r in rows if not _is_missing(r.get(target, ""))]
     if len(kept) < len(rows):
-        notes.append(f"dropped {len(rows) - len(kept)} of {len(rows)} rows with no {target!r} value")
+        notes.append(
+            f"dropped {len(rows) - len(kept)} of {len(rows)} rows with no {target!r} value"
+        )
     rows = kept
     features = [h for h in header if h != target and h not in drop]
     if not features:
@@ -90,9 +92,13 @@ def read_csv(
         X = X[~missing_rows]
         rows = [r for r, m in zip(rows, missing_rows.tolist(), strict=True) if not m]
     elif n_missing:
-        notes.append(f"{n_missing} rows have missing values; they are filled with the training mean")
+        notes.append(
+            f"{n_missing} rows have missing values; they are filled with the training mean"
+        )
     if not rows:
-        raise DataError(f"CSV file {str(path)!r} has no complete rows left after dropping missing values")
+        raise DataError(
+            f"CSV file {str(path)!r} has no complete rows left after dropping missing values"
+        )
 
     y, resolved, class_names = _encode_target([r[target] for r in rows], target, task)
     encoding["classes"] = class_names
@@ -166,11 +172,14 @@ def _encode_target(values: list[str], name: str, task: str) -> tuple[torch.Tenso
         classes = sorted(set(values))
         labels = values
     if len(classes) < 2:
-        raise DataError(f"target {name!r} has a single value {classes[0]!r}; there is nothing to learn")
+        raise DataError(
+            f"target {name!r} has a single value {classes[0]!r}; there is nothing to learn"
+        )
     resolved = task if task != "auto" else ("binary" if len(classes) == 2 else "multiclass")
     if resolved == "binary" and len(classes) != 2:
         raise DataError(
-            f"target {name!r} has {len(classes)} classes, so it is not binary; use --task multiclass"
+            f"target {name!r} has {len(classes)} classes, so it is not binary; "
+            "use --task multiclass"
         )
     index = {c: i for i, c in enumerate(classes)}
     return torch.tensor([index[v] for v in labels]), resolved, classes

@@ -30,7 +30,9 @@ class TaskData:
 
     def __post_init__(self) -> None:
         if self.X.ndim != 2 or self.y.ndim != 1 or len(self.X) != len(self.y):
-            raise ValueError(f"X must be (rows, features) and y (rows,): {self.X.shape}, {self.y.shape}")
+            raise ValueError(
+                f"X must be (rows, features) and y (rows,): {self.X.shape}, {self.y.shape}"
+            )
         self.X = self.X.to(torch.float32)
         self.y = self.y.to(torch.int64 if self.task == "multiclass" else torch.float32)
 

@@ -48,11 +48,15 @@ def summarize(model: nn.Module, in_features: int, batch_size: int) -> Summary:
 
     def hook(name: str) -> object:
         def record(module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor) -> None:
-            seen[name] = (tuple(inputs[0].shape), tuple(output.shape), output.numel() * output.element_size())
+            seen[name] = (
+                tuple(inputs[0].shape),
+                tuple(output.shape),
+                output.numel() * output.element_size(),
+            )
 
         return record
 
-    handles = [m.register_forward_hook(hook(n)) for n, m in leaves]  # type: ignore[arg-type]
+    handles = [m.register_forward_hook(hook(n)) for n, m in leaves]
     was_training = model.training
     model.eval()
     try:

@@ -8,6 +8,7 @@ over examples. The model outputs raw scores (logits); the loss applies softmax o
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -59,7 +60,7 @@ class MLP(nn.Sequential):
         super().__init__()
         self.spec = spec
         widths = [spec.in_features, *spec.hidden]
-        for i, (fan_in, fan_out) in enumerate(zip(widths, widths[1:], strict=False), start=1):
+        for i, (fan_in, fan_out) in enumerate(itertools.pairwise(widths), start=1):
             self.add_module(f"fc{i}", nn.Linear(fan_in, fan_out))
             self.add_module(f"act{i}", ACTIVATION_LAYERS[spec.activation]())
             if spec.dropout > 0:
@@ -74,7 +75,9 @@ class MLP(nn.Sequential):
                 f"fc1 expects inputs of shape (batch, {self.spec.in_features}) but got {got}; "
                 f"give the model {self.spec.in_features} features per row"
             )
-        return super().forward(x)  # type: ignore[no-any-return]
+        for layer in self:
+            x = layer(x)
+        return x
 
 
 def build_model(spec: ModelSpec, seed: int | None = None) -> MLP:

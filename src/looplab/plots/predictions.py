@@ -45,7 +45,9 @@ def decision_boundary(
     pts = _raw(X, pre).numpy()
     pad = 0.1 * (pts.max(axis=0) - pts.min(axis=0)) + 1e-6
     lo, hi = pts.min(axis=0) - pad, pts.max(axis=0) + pad
-    g1, g2 = np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))
+    g1, g2 = np.meshgrid(
+        np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution)
+    )
     grid = torch.tensor(np.c_[g1.ravel(), g2.ravel()], dtype=torch.float32)  # (res*res, 2)
     out = _predict(model, grid, pre, task)
     fig, ax = new_figure(6.0, 5.0)
@@ -58,11 +60,21 @@ def decision_boundary(
         colours = ["#2166AC", "#B2182B"]
     else:
         labels = out.argmax(dim=1).reshape(g1.shape).numpy()
-        ax.contourf(g1, g2, labels, levels=np.arange(k + 1) - 0.5, cmap=ListedColormap(colours), alpha=0.25)
+        ax.contourf(
+            g1, g2, labels, levels=np.arange(k + 1) - 0.5, cmap=ListedColormap(colours), alpha=0.25
+        )
     labels_true = y.long().numpy()
     for c, name in enumerate(class_names):
         mask = labels_true == c
-        ax.scatter(pts[mask, 0], pts[mask, 1], s=12, color=colours[c], edgecolors="white", linewidths=0.3, label=name)
+        ax.scatter(
+            pts[mask, 0],
+            pts[mask, 1],
+            s=12,
+            color=colours[c],
+            edgecolors="white",
+            linewidths=0.3,
+            label=name,
+        )
     ax.set_xlabel(feature_names[0])
     ax.set_ylabel(feature_names[1])
     ax.set_title(title)
@@ -84,7 +96,13 @@ def fitted_curve(
     grid = torch.linspace(float(xs.min()), float(xs.max()), 400).unsqueeze(1)  # (400, 1)
     fig, ax = new_figure()
     ax.scatter(xs, y.numpy(), s=10, color=PALETTE[0], alpha=0.6, label="data")
-    ax.plot(grid[:, 0].numpy(), _predict(model, grid, pre, "regression").numpy(), color=PALETTE[3], lw=2, label="model")
+    ax.plot(
+        grid[:, 0].numpy(),
+        _predict(model, grid, pre, "regression").numpy(),
+        color=PALETTE[3],
+        lw=2,
+        label="model",
+    )
     ax.set_xlabel(feature_name)
     ax.set_ylabel("y")
     ax.set_title(title)

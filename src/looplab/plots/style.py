@@ -6,15 +6,16 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only: no screen, no GUI toolkit
 
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 # Okabe & Ito (2008): distinguishable with every common colour-vision deficiency.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 DPI = 120
 
 
-def new_figure(width: float = 6.4, height: float = 4.2) -> tuple[Figure, plt.Axes]:
+def new_figure(width: float = 6.4, height: float = 4.2) -> tuple[Figure, Axes]:
     """A figure with one axes, in the house style."""
     fig, ax = plt.subplots(figsize=(width, height), dpi=DPI, layout="constrained")
     ax.set_prop_cycle(color=PALETTE)

@@ -56,7 +56,9 @@ def figure_html(fig: Figure, alt: str) -> str:
 
 def table_html(header: list[str], rows: list[list[str]]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows
+    )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -69,8 +71,15 @@ def metrics_section(result: TrainResult) -> Section:
     history = result.history
     last = history.last
     names = sorted({k.split("_", 1)[1] for k in last if k.startswith(("train_", "val_"))})
-    rows = [[name, fmt(last.get(f"train_{name}", math.nan)), fmt(last.get(f"val_{name}", math.nan)),
-             fmt(result.test.get(name, math.nan))] for name in names]
+    rows = [
+        [
+            name,
+            fmt(last.get(f"train_{name}", math.nan)),
+            fmt(last.get(f"val_{name}", math.nan)),
+            fmt(result.test.get(name, math.nan)),
+        ]
+        for name in names
+    ]
     total_time = sum(history.column("time_s"))
     notes = "".join(f"<li>{html.escape(m)}</li>" for m in history.messages)
     body = (
@@ -101,7 +110,7 @@ def _shown_split(result: TrainResult) -> tuple[str, torch.Tensor, torch.Tensor]:
 
 
 def learned_section(result: TrainResult) -> Section | None:
-    """The decision boundary (2 features, classification) or fitted curve (1 feature, regression)."""
+    """The decision boundary (classification, 2 features) or the fitted curve (regression, 1)."""
     data = result.data
     try:
         split, X, y = _shown_split(result)
@@ -110,7 +119,9 @@ def learned_section(result: TrainResult) -> Section | None:
     title = f"{run_title(result)} — {split} data"
     if data.task != "regression" and data.n_features == 2:
         names = (data.feature_names[0], data.feature_names[1])
-        fig = decision_boundary(result.model, X, y, data.task, data.class_names, data.preprocessor, title, names)
+        fig = decision_boundary(
+            result.model, X, y, data.task, data.class_names, data.preprocessor, title, names
+        )
         return Section("Decision boundary", figure_html(fig, "decision boundary"))
     if data.task == "regression" and data.n_features == 1:
         fig = fitted_curve(result.model, X, y, data.preprocessor, title, data.feature_names[0])
@@ -128,16 +139,32 @@ def confusion_section(result: TrainResult) -> Section | None:
     model = result.model
     model.eval()
     with torch.no_grad():
-        predicted = predict_labels(model(X.to(next(model.parameters()).device)), result.data.task).cpu()
-    fig = confusion_matrix(y.long().numpy(), predicted.numpy(), result.data.class_names, f"Confusion matrix — {split} data")
+        predicted = predict_labels(
+            model(X.to(next(model.parameters()).device)), result.data.task
+        ).cpu()
+    fig = confusion_matrix(
+        y.long().numpy(),
+        predicted.numpy(),
+        result.data.class_names,
+        f"Confusion matrix — {split} data",
+    )
     return Section("Confusion matrix", figure_html(fig, "confusion matrix"))
 
 
 def summary_section(result: TrainResult) -> Section:
     batch = result.config.batch_size if isinstance(result.config.batch_size, int) else 4
     s = summarize(result.model, result.spec.in_features, batch)
-    rows = [[r.name, format_shape(r.input_shape), format_shape(r.weight_shape), format_shape(r.output_shape),
-             f"{r.params:,}", r.activation] for r in s.rows]
+    rows = [
+        [
+            r.name,
+            format_shape(r.input_shape),
+            format_shape(r.weight_shape),
+            format_shape(r.output_shape),
+            f"{r.params:,}",
+            r.activation,
+        ]
+        for r in s.rows
+    ]
     totals = (
         f"<p>{s.total_params:,} parameters ({format_bytes(s.param_bytes)}); "
         f"activations of one batch of {s.batch_size}: {format_bytes(s.activation_bytes)}.</p>"

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from looplab.train.state import LoopState
 
 
-class StopTraining(Exception):  # noqa: N818 - it is a signal, not an error
+class StopTraining(Exception):
     """Raised by a callback to end training after the current step; the loop ends cleanly."""
 
 

@@ -58,9 +58,9 @@ def fit(
             val = {}
             if state.val_batches is not None:  # under torch.no_grad() and model.eval()
                 val = evaluate(state.model, state.val_batches, state.loss_fn, state.task)
-            row = state.history.append(
-                epoch_row(epoch, running.result(), val, state.lr, started, train_seconds, running.count)
-            )
+            train = running.result()
+            row = epoch_row(epoch, train, val, state.lr, started, train_seconds, running.count)
+            state.history.append(row)
             state.epoch, state.batch, state.running = epoch, 0, None
             if state.scheduler is not None:
                 state.scheduler.step()
@@ -86,7 +86,8 @@ def start(model: nn.Module, data: PreparedData, config: Config) -> LoopState:
     generator = seed_everything(config.seed)
     model.to(device)
     train = make_batches(
-        data.train, config.batch_size, drop_last=config.drop_last, generator=generator, device=device
+        data.train, config.batch_size, drop_last=config.drop_last, generator=generator,
+        device=device,
     )
     val = None
     if data.val is not None:

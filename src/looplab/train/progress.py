@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
 from looplab.train.callbacks import Callback
 from looplab.train.history import History, Row
@@ -17,7 +24,7 @@ class ProgressBar(Callback):
         self.console = console or Console(stderr=True)
         self.description = description
         self.progress: Progress | None = None
-        self.task_id = 0
+        self.task_id = TaskID(0)
         self.shown_messages = 0
 
     def on_fit_start(self, state: LoopState) -> None:
