@@ -11,6 +11,7 @@ import torch
 from looplab.config import Config
 from looplab.data.batches import make_batches
 from looplab.data.prepared import PreparedData, load_prepared
+from looplab.models.init import init_model
 from looplab.models.losses import TaskLoss
 from looplab.models.mlp import MLP, ModelSpec, build_model
 from looplab.runs import MODEL_FILE, create_run_dir, save_model
@@ -70,6 +71,7 @@ def train(
     check_fits_data(config, data)
     spec = model_spec(config, data)
     model = build_model(spec, seed=config.seed)
+    init_model(model, config.init, config.init_scale, seed=config.seed)  # --init; default: as built
     run_dir = create_run_dir(config.out, config.name, config) if write else None
     extra: list[Callback] = []
     path = PathRecorder()  # initial and epoch-end weights: path.pt, for `looplab landscape`

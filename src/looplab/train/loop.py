@@ -22,6 +22,7 @@ from looplab.train.early_stopping import EarlyStopping
 from looplab.train.history import History, Row
 from looplab.train.metrics import RunningMetrics, evaluate
 from looplab.train.optimizers import build_optimizer
+from looplab.train.schedules import build_scheduler
 from looplab.train.state import LoopState, pick_device, seed_everything
 
 
@@ -51,6 +52,8 @@ def fit(
                 state.optimizer.zero_grad()  # gradients add up across backward calls
                 loss.backward()  # d(mean loss)/d(each parameter) into .grad
                 state.optimizer.step()  # p <- p - lr * update(p.grad)
+                if state.scheduler is not None:  # warmup / one-cycle move every update
+                    state.scheduler.after_update()
                 running.update(loss, logits, yb)  # weighted by this batch's size
                 state.batch, state.step = state.batch + 1, state.step + 1
                 events.on_batch_end(state, epoch, state.batch - 1, loss)
@@ -62,8 +65,8 @@ def fit(
             row = epoch_row(epoch, train, val, state.lr, started, train_seconds, running.count)
             state.history.append(row)
             state.epoch, state.batch, state.running = epoch, 0, None
-            if state.scheduler is not None:
-                state.scheduler.step()
+            if state.scheduler is not None:  # plateau watches the validation loss
+                state.scheduler.after_epoch(row.get("val_loss", row["train_loss"]))
             events.on_epoch_end(state, epoch, row)
             if state.stopper.update(epoch, row.get("val_loss", row["train_loss"]), state.model):
                 state.history.messages.append(
@@ -92,9 +95,11 @@ def start(model: nn.Module, data: PreparedData, config: Config) -> LoopState:
     val = None
     if data.val is not None:
         val = make_batches(data.val, 4096, shuffle=False, device=device)
+    optimizer = build_optimizer(model.parameters(), config)
     return LoopState(
         model=model,
-        optimizer=build_optimizer(model.parameters(), config),
+        optimizer=optimizer,
+        scheduler=build_scheduler(optimizer, config, steps_per_epoch=len(train)),
         loss_fn=TaskLoss(data.task),
         train_batches=train,
         val_batches=val,

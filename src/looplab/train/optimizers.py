@@ -1,8 +1,13 @@
-"""The optimizers of the course by name, built from ``torch.optim``."""
+"""The optimizers of the course by name: ``torch.optim``'s, or looplab's from-scratch rules.
+
+``config.impl`` picks the implementation (``torch`` | ``scratch``); both get the same
+hyper-parameters, so the two give the same run (``tests/manual/test_optim.py``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -10,9 +15,21 @@ from torch import Tensor
 from looplab.config import Config
 
 
-def build_optimizer(params: Iterable[Tensor], config: Config) -> torch.optim.Optimizer:
+def build_optimizer(params: Iterable[Tensor], config: Config) -> Any:
     """``sgd``, ``momentum``, ``nesterov``, ``rmsprop``, ``adam`` or ``adamw`` with the config's
-    ``lr``, ``weight_decay`` and (for the momentum methods) ``momentum``."""
+    ``lr``, ``weight_decay`` and (for the momentum methods) ``momentum``; a ``torch.optim``
+    optimizer, or with ``impl="scratch"`` a :class:`looplab.manual.optim.Optimizer`."""
+    if config.impl == "scratch":
+        from looplab.manual.optim import build_scratch_optimizer
+
+        return build_scratch_optimizer(
+            config.optimizer, params, config.lr, config.weight_decay, config.momentum
+        )
+    return build_torch_optimizer(params, config)
+
+
+def build_torch_optimizer(params: Iterable[Tensor], config: Config) -> torch.optim.Optimizer:
+    """The ``torch.optim`` optimizer a config names."""
     lr, wd, mu = config.lr, config.weight_decay, config.momentum
     params = list(params)
     match config.optimizer:

@@ -31,7 +31,7 @@ class LoopState:
     config: Config
     device: torch.device
     task: str
-    scheduler: Any = None  # steps once per epoch; None keeps the learning rate constant
+    scheduler: Any = None  # a train.schedules.LoopSchedule; None keeps the lr constant
     history: History = field(default_factory=History)
     stopper: EarlyStopping = field(default_factory=lambda: EarlyStopping(0))
     running: RunningMetrics | None = None  # the current epoch's training metrics so far
