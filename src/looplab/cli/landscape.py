@@ -1,1 +1,176 @@
-"""`looplab landscape`: (being written)."""
+"""``looplab landscape``: the loss around a trained run's weights, or linear regression's bowl.
+
+``looplab landscape RUN`` writes ``landscape_line.png`` (initial -> final weights),
+``landscape_contour.png`` and ``landscape_surface.png`` (a 2-D slice along filter-normalized
+random directions, with the run's saved path projected on it) into the run directory.
+``looplab landscape --linear`` trains linear regression with full-batch, mini-batch and
+stochastic descent from one start and draws their paths on L(w, b) (``landscape_linear.png``).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from looplab.cli import app
+from looplab.cli.output import console, err_console
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+
+class LazyProgress:
+    """A rich bar that appears only once the work looks like it will take over a second."""
+
+    def __init__(self, description: str) -> None:
+        self.description = description
+        self.started = time.perf_counter()
+        self.progress: Progress | None = None
+        self.task: TaskID | None = None
+
+    def __call__(self, done: int, total: int) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+        if done == 0:  # a new grid begins: start timing afresh
+            self.started, self.progress = time.perf_counter(), None
+            return
+        elapsed = time.perf_counter() - self.started
+        if self.progress is None and done < total and elapsed * total / done > 1.0:
+            self.progress = Progress(
+                "[bold]{task.description}", BarColumn(), MofNCompleteColumn(),
+                TimeRemainingColumn(), console=err_console, transient=True,
+            )
+            self.progress.start()
+            self.task = self.progress.add_task(self.description, total=total)
+        if self.progress is not None and self.task is not None:
+            self.progress.update(self.task, completed=done)
+            if done >= total:
+                self.progress.stop()
+
+
+def _parse_batch_sizes(text: str) -> list[int | str]:
+    from looplab.config import coerce
+
+    return [coerce("batch_size", part) for part in text.split(",") if part.strip()]
+
+
+@app.command()
+def landscape(
+    run: Annotated[
+        Path | None, typer.Argument(help="a run directory written by `looplab train`")
+    ] = None,
+    resolution: Annotated[int, typer.Option(help="grid points per axis of the 2-D slice")] = 41,
+    span: Annotated[float, typer.Option(help="the slice covers [-span, span] on each axis")] = 1.0,
+    seed: Annotated[int, typer.Option(help="seed of the random directions")] = 0,
+    rows: Annotated[int, typer.Option(help="training rows in the fixed evaluation batch")] = 1024,
+    include_bias_norm: Annotated[
+        bool, typer.Option(help="move biases and normalization parameters too")
+    ] = False,
+    linear: Annotated[
+        bool, typer.Option("--linear", help="linear regression's L(w, b) with descent paths")
+    ] = False,
+    batch_sizes: Annotated[
+        str, typer.Option(help="--linear: batch sizes whose paths are drawn, e.g. 1,8,full")
+    ] = "full,8,1",
+    lr: Annotated[float, typer.Option(help="--linear: learning rate of plain SGD")] = 0.1,
+    epochs: Annotated[int, typer.Option(help="--linear: epochs of each path")] = 20,
+    dataset: Annotated[str, typer.Option(help="--linear: a one-feature regression dataset")] = (
+        "linear"
+    ),
+    out: Annotated[
+        Path | None,
+        typer.Option(help="directory for the PNGs (default: RUN, or runs/landscape-linear-TIME)"),
+    ] = None,
+) -> None:
+    """Draw loss landscapes: a run's 1-D line and 2-D slice, or (--linear) the (w, b) bowl."""
+    from looplab.errors import ConfigError
+
+    if linear:
+        _linear(batch_sizes, lr, epochs, dataset, seed, out)
+        return
+    if run is None:
+        raise ConfigError("give a run directory (looplab landscape runs/NAME) or --linear")
+    _network(run, resolution, span, seed, rows, include_bias_norm, out)
+
+
+def _linear(
+    batch_sizes: str, lr: float, epochs: int, dataset: str, seed: int, out: Path | None
+) -> None:
+    from looplab.config import make_config
+    from looplab.inspect.landscape import linear_landscape
+    from looplab.plots.landscape import linear_contour
+    from looplab.plots.style import save
+    from looplab.runs import create_run_dir
+
+    config = make_config(dataset=dataset, model="linear", optimizer="sgd", lr=lr, epochs=epochs,
+                         seed=seed)
+    sizes = _parse_batch_sizes(batch_sizes)
+    with err_console.status("training linear regression once per batch size"):
+        land = linear_landscape(config, sizes)
+    target = out or create_run_dir("runs", f"landscape-linear-{time.strftime('%Y%m%d-%H%M%S')}",
+                                   config)
+    target.mkdir(parents=True, exist_ok=True)
+    title = f"{dataset}: L(w, b), plain SGD lr {lr:g}, {epochs} epochs per path"
+    file = target / "landscape_linear.png"
+    save(linear_contour(land, title), str(file))
+    w, b = land.optimum
+    console.print(f"optimum (lstsq): w = {w:.4g}, b = {b:.4g}, loss {land.optimum_loss:.4g}")
+    for label, path in land.paths.items():
+        end = path[-1]
+        console.print(f"{label}: {len(path) - 1} steps, ends at w = {end[0]:.4g}, b = {end[1]:.4g}")
+    console.print(f"wrote [bold]{file}[/]")
+
+
+def _network(
+    run: Path, resolution: int, span: float, seed: int, rows: int, include_bias_norm: bool,
+    out: Path | None,
+) -> None:
+    from looplab.data.prepared import load_prepared
+    from looplab.errors import RunError
+    from looplab.inspect.landscape import fixed_batch, network_landscape
+    from looplab.plots.landscape import interpolation_plot, slice_contour, slice_surface
+    from looplab.plots.style import save
+    from looplab.runs import load_run
+    from looplab.train.path import PATH_FILE, TrainingPath
+
+    saved = load_run(run)
+    if saved.config is None:
+        raise RunError(f"{str(run)!r} has no config.toml, so its data cannot be rebuilt; retrain")
+    data = load_prepared(saved.config)
+    X, y = fixed_batch(data, rows)
+    path = TrainingPath.load(saved.path / PATH_FILE) if (saved.path / PATH_FILE).exists() else None
+    land = network_landscape(
+        saved.model, X, y, saved.task, path, resolution=resolution, span=span, seed=seed,
+        include_bias_norm=include_bias_norm, on_progress=LazyProgress("evaluating the grid"),
+    )
+    target = out or saved.path
+    target.mkdir(parents=True, exist_ok=True)
+    c = saved.config
+    what = f"{data.name} {'-'.join(map(str, c.hidden)) or 'linear'} {c.activation}, {c.optimizer}"
+    written = []
+    if land.line is not None and land.alphas is not None:
+        file = target / "landscape_line.png"
+        save(interpolation_plot(land.alphas.numpy(), land.line.numpy(),
+                                f"{what}: loss from initial to final weights ({len(X)} rows)"),
+             str(file))
+        written.append(file)
+    else:
+        err_console.print(f"[yellow]note:[/] {run} has no {PATH_FILE} (initial weights and path); "
+                          "retrain it to get the 1-D line and the projected path")
+    for name, plot in (("contour", slice_contour), ("surface", slice_surface)):
+        file = target / f"landscape_{name}.png"
+        save(plot(land.slice, f"{what}: 2-D slice, filter-normalized directions"), str(file))
+        written.append(file)
+    if land.plane is not None:
+        file = target / "landscape_path.png"
+        save(slice_contour(land.plane, f"{what}: the plane of the training path (PCA)"), str(file))
+        written.append(file)
+    s = land.slice
+    console.print(f"loss at the trained weights: {s.center_loss:.4g} "
+                  f"(slice min {float(s.loss.min()):.4g}, max {float(s.loss.max()):.4g}, "
+                  f"{resolution}x{resolution} grid on {len(X)} rows)")
+    for file in written:
+        console.print(f"wrote [bold]{file}[/]")

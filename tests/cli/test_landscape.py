@@ -1,0 +1,49 @@
+"""`looplab landscape` end to end: a trained run's pictures, the linear view, and its errors."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import torch
+
+from looplab.cli import run
+from looplab.data.prepared import load_prepared
+from looplab.models.losses import TaskLoss
+from looplab.runs import load_run
+
+
+def test_landscape_of_a_run_writes_its_pictures_and_the_trained_loss(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert run(["train", "--epochs", "3", "--n", "120", "--hidden", "6", "--out", str(tmp_path),
+                "--name", "r"]) == 0
+    capsys.readouterr()
+    assert run(["landscape", str(tmp_path / "r"), "--resolution", "5"]) == 0
+    out = capsys.readouterr().out
+    for name in ("line", "contour", "surface", "path"):
+        png = tmp_path / "r" / f"landscape_{name}.png"
+        assert png.read_bytes()[:4] == b"\x89PNG", name
+    saved = load_run(tmp_path / "r")
+    assert saved.config is not None
+    train_split = load_prepared(saved.config).train
+    with torch.no_grad():
+        expected = float(TaskLoss(saved.task)(saved.model(train_split.X), train_split.y))  # type: ignore[union-attr]
+    shown = float(re.search(r"loss at the trained weights: (\S+)", out).group(1))  # type: ignore[union-attr]
+    assert shown == pytest.approx(expected, rel=1e-3)
+
+
+def test_linear_landscape_reports_the_optimum_and_each_path(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    code = run(["landscape", "--linear", "--batch-sizes", "full,1", "--epochs", "2",
+                "--out", str(tmp_path)])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "full batch (160): 2 steps" in out and "stochastic (1): 320 steps" in out
+    assert (tmp_path / "landscape_linear.png").stat().st_size > 10_000
+
+
+def test_landscape_errors_are_one_line(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert run(["landscape"]) == 2
+    assert "give a run directory" in capsys.readouterr().err
+    assert run(["landscape", str(tmp_path / "nope")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert run(["landscape", "--linear", "--dataset", "moons", "--out", str(tmp_path)]) == 2
+    assert "use --dataset linear" in capsys.readouterr().err
