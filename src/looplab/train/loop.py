@@ -16,6 +16,7 @@ from looplab.data.batches import make_batches
 from looplab.data.prepared import PreparedData
 from looplab.data.split import Split
 from looplab.errors import ConfigError
+from looplab.manual.engine import manual_engine
 from looplab.models.losses import TaskLoss
 from looplab.train.callbacks import Callback, CallbackList, StopTraining
 from looplab.train.early_stopping import EarlyStopping
@@ -85,9 +86,11 @@ def fit(
 def start(model: nn.Module, data: PreparedData, config: Config) -> LoopState:
     """Seed everything and build what the loop needs: device, batches, loss and optimizer."""
     check_fits_data(config.validate(), data)
-    device = pick_device(config.device)
+    manual = config.engine == "manual"  # hand-written backward on numpy: CPU only
+    device = pick_device("cpu" if manual and config.device == "auto" else config.device)
     generator = seed_everything(config.seed)
     model.to(device)
+    forward, loss_fn = manual_engine(model, data.task) if manual else (model, TaskLoss(data.task))
     train = make_batches(
         data.train, config.batch_size, drop_last=config.drop_last, generator=generator,
         device=device,
@@ -97,10 +100,10 @@ def start(model: nn.Module, data: PreparedData, config: Config) -> LoopState:
         val = make_batches(data.val, 4096, shuffle=False, device=device)
     optimizer = build_optimizer(model.parameters(), config)
     return LoopState(
-        model=model,
+        model=forward,  # the manual engine's model shares the MLP's layers and parameters
         optimizer=optimizer,
         scheduler=build_scheduler(optimizer, config, steps_per_epoch=len(train)),
-        loss_fn=TaskLoss(data.task),
+        loss_fn=loss_fn,
         train_batches=train,
         val_batches=val,
         config=config,

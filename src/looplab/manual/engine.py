@@ -1,0 +1,166 @@
+"""The manual engine: ``fit`` trains a looplab MLP with the hand-written forward and backward.
+
+:func:`manual_engine` turns an ``MLP`` into the two things the loop calls, with the same call
+shape as the autograd path, so ``fit``'s step reads the same for both engines::
+
+    logits = model(xb)          # ManualModel: the numpy forward of ManualMLP
+    loss = loss_fn(logits, yb)  # ManualLossFn: a scalar tensor ...
+    optimizer.zero_grad()
+    loss.backward()             # ... whose backward is the hand-written one, writing p.grad
+    optimizer.step()            # any optimizer that reads p.grad: torch.optim or from scratch
+
+The weights stay the MLP's own parameters: the engine computes on numpy views of them (no copy)
+and writes its gradients into ``p.grad``, so optimizers, checkpoints, saving and reports do not
+know which engine ran. It is fast because numpy's per-operation cost on small arrays is a
+fraction of autograd's (graph building) and of torch's dispatch (see benchmarks/manual_engine.py).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from looplab.errors import ConfigError, ShapeError
+from looplab.manual.layers import Array
+from looplab.manual.losses import LOSSES
+from looplab.manual.mlp import ManualMLP, check_supported
+from looplab.models.mlp import MLP
+
+
+class OneBlasThread:
+    """While inside, numpy's BLAS (matrix products) runs on one thread.
+
+    The engine's matrices are small: waking a second thread costs more than it saves, and on a
+    busy machine far more (measured: a (64, 64) by (64, 128) product took 170 us with two
+    OpenBLAS threads and 11 us with one). The previous thread count is restored on exit.
+    """
+
+    def __init__(self) -> None:
+        self.libs = blas_libraries()
+        self.saved = [1] * len(self.libs)
+
+    def __enter__(self) -> None:
+        for i, lib in enumerate(self.libs):
+            self.saved[i] = lib.get_num_threads()
+            lib.set_num_threads(1)
+
+    def __exit__(self, *exc: object) -> None:
+        for lib, n in zip(self.libs, self.saved, strict=True):
+            lib.set_num_threads(n)
+
+
+@functools.cache
+def blas_libraries() -> list[Any]:
+    """threadpoolctl's handles on the BLAS libraries numpy loaded (found once per process)."""
+    from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
+
+    return [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
+
+
+class Engine:
+    """The hand-built network over numpy views of an MLP's parameters, and the gradient writer."""
+
+    def __init__(self, model: MLP) -> None:
+        self.one_thread = OneBlasThread()
+        self.params = list(model.parameters())  # fc1.weight, fc1.bias, fc2.weight, ...
+        self.model = model
+        self.net = ManualMLP.from_module(model)
+        self.pointers = [p.data_ptr() for p in self.params]
+        self.last_logits: Tensor | None = None
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(batch, in) float tensor on the CPU -> (batch, out) logits (sharing numpy's memory)."""
+        if [p.data_ptr() for p in self.params] != self.pointers:  # a parameter was replaced
+            self.net = ManualMLP.from_module(self.model)
+            self.pointers = [p.data_ptr() for p in self.params]
+        with self.one_thread:
+            self.last_logits = torch.from_numpy(self.net.forward(x.numpy()))
+        return self.last_logits
+
+    def backward(self, logits: Tensor, grad_logits: Array) -> None:
+        """Backpropagate dL/dlogits and add the gradients into ``p.grad`` (as autograd does)."""
+        if logits is not self.last_logits:
+            raise RuntimeError("the manual engine's backward needs the logits of its last forward")
+        with self.one_thread:
+            self.net.backward(grad_logits)
+        for p, g in zip(self.params, self.net.gradients(), strict=True):
+            if p.grad is None:
+                p.grad = torch.from_numpy(g)  # no copy: the tensor is numpy's array
+            else:
+                p.grad.add_(torch.from_numpy(g))
+
+
+class ManualModel(nn.Module):
+    """The MLP's own layers (same names, same parameters, same ``state_dict``), but called, it
+    runs the hand-written numpy forward instead of the modules."""
+
+    def __init__(self, model: MLP) -> None:
+        super().__init__()
+        for name, child in model.named_children():
+            self.add_module(name, child)
+        self.spec = model.spec
+        self.engine = Engine(model)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(batch, in_features) -> (batch, out_features) logits."""
+        if x.ndim != 2 or x.shape[1] != self.spec.in_features:
+            got = f"(batch, {x.shape[1]})" if x.ndim == 2 else str(tuple(x.shape))
+            raise ShapeError(
+                f"fc1 expects inputs of shape (batch, {self.spec.in_features}) but got {got}; "
+                f"give the model {self.spec.in_features} features per row"
+            )
+        return self.engine.forward(x)
+
+
+class ManualLoss(Tensor):
+    """A scalar loss tensor whose ``backward()`` runs the hand-written backward, not autograd."""
+
+    __torch_function__ = torch._C._disabled_torch_function_impl  # type: ignore[assignment]
+    run_backward: Any
+
+    def backward(
+        self,
+        gradient: Tensor | None = None,
+        retain_graph: bool | None = None,
+        create_graph: bool = False,
+        inputs: Any = None,
+    ) -> None:
+        if gradient is not None or create_graph or inputs is not None:
+            raise RuntimeError("the manual engine's loss.backward() takes no arguments")
+        self.run_backward()
+
+
+class ManualLossFn(nn.Module):
+    """MSE, BCE-with-logits or cross-entropy (by task), by hand; same call as ``TaskLoss``."""
+
+    def __init__(self, task: str, engine: Engine) -> None:
+        super().__init__()
+        self.task = task
+        self.engine = engine
+
+    def forward(self, logits: Tensor, y: Tensor) -> ManualLoss:
+        """logits (batch, outputs), y (batch,) -> the scalar mean loss, ready for backward()."""
+        fn = LOSSES[self.task]()
+        value = fn.forward(logits.numpy(), y.numpy())
+        loss: ManualLoss = Tensor._make_subclass(ManualLoss, torch.from_numpy(np.asarray(value)))
+        engine = self.engine
+        loss.run_backward = lambda: engine.backward(logits, fn.backward())
+        return loss
+
+
+def manual_engine(model: nn.Module, task: str) -> tuple[ManualModel, ManualLossFn]:
+    """The model-callable and loss of the manual engine for a CPU ``MLP``."""
+    if not isinstance(model, MLP):
+        raise ConfigError(
+            f"the manual engine trains looplab MLPs, not {type(model).__name__}; "
+            "use --engine autograd"
+        )
+    check_supported(model.spec)
+    if any(p.device.type != "cpu" for p in model.parameters()):
+        raise ConfigError("the manual engine runs on the CPU (numpy); use --device cpu")
+    manual = ManualModel(model)
+    return manual, ManualLossFn(task, manual.engine)
