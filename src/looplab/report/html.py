@@ -116,7 +116,7 @@ def learned_section(result: TrainResult) -> Section | None:
         split, X, y = _shown_split(result)
     except LookupError:
         return None
-    title = f"{run_title(result)} — {split} data"
+    title = f"{run_title(result)}\n{split} data"
     if data.task != "regression" and data.n_features == 2:
         names = (data.feature_names[0], data.feature_names[1])
         fig = decision_boundary(
@@ -186,6 +186,12 @@ SECTIONS: list[Callable[[TrainResult], Section | None]] = [
     summary_section,
     config_section,
 ]
+
+# Diagnoses, gradient flow and activation histograms (they use the helpers above), before the
+# configuration table.
+from looplab.report.monitor_sections import MONITOR_SECTIONS  # noqa: E402
+
+SECTIONS[-1:-1] = MONITOR_SECTIONS
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em;

@@ -1,0 +1,50 @@
+"""Train/validation/test splits and standardization fitted on the training split only."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from looplab.config import Config
+from looplab.data import load_dataset, prepare, split_indices
+
+
+def test_fractions_are_of_all_rows_and_disjoint() -> None:
+    data = load_dataset("moons", n=1000)
+    train, val, test = split_indices(data, 0.2, 0.1, seed=0)
+    assert (len(train), len(val), len(test)) == (700, 200, 100)
+    assert len(set(train) | set(val) | set(test)) == 1000
+
+
+def test_split_is_seeded_and_stratified() -> None:
+    data = load_dataset("iris")
+    a = split_indices(data, 0.2, 0.2, seed=3)
+    b = split_indices(data, 0.2, 0.2, seed=3)
+    assert all((x == y).all() for x, y in zip(a, b, strict=True))
+    for part in a:  # 50 of each species: every part holds them in equal numbers
+        counts = torch.bincount(data.y[part], minlength=3)
+        assert counts.max() - counts.min() <= 1
+
+
+def test_standardization_uses_training_rows_only() -> None:
+    data = load_dataset("wine")
+    prepared = prepare(data, Config(dataset="wine", val_fraction=0.3, seed=0))
+    train, val = prepared.train, prepared.val
+    assert val is not None
+    assert train.X.mean(0).abs().max() < 1e-5
+    assert train.X.std(0, unbiased=False).sub(1).abs().max() < 1e-4
+    # validation rows are transformed with the training mean/std, so they are not exactly 0/1
+    assert val.X.mean(0).abs().max() > 1e-3
+    pre = prepared.preprocessor
+    assert pre is not None
+    idx, _, _ = split_indices(data, 0.3, 0.0, seed=0)
+    assert torch.allclose(pre.mean, data.X[idx].mean(0), atol=1e-4)
+
+
+def test_standardize_off_keeps_raw_features() -> None:
+    data = load_dataset("linear")
+    prepared = prepare(data, Config(dataset="linear", standardize=False))
+    pre = prepared.preprocessor
+    assert pre is not None
+    assert torch.equal(pre.transform(data.X), data.X)
+    assert prepared.train.X.abs().max() <= 1.0 + 1e-6  # x ~ U(-1, 1), untouched

@@ -1,0 +1,50 @@
+"""The config: defaults, TOML files, flags over files, coercion and validation messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from looplab.config import Config, coerce, load_toml, make_config
+from looplab.errors import ConfigError
+
+
+def test_flags_override_the_file_which_overrides_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "run.toml"
+    path.write_text('lr = 0.5\nepochs = 7\n[model]\nhidden = [8, 4]\nactivation = "tanh"\n')
+    config = make_config(path, lr="0.05")
+    assert (config.lr, config.epochs, config.hidden, config.activation) == (0.05, 7, [8, 4], "tanh")
+    assert config.optimizer == Config().optimizer
+
+
+def test_saved_config_loads_back_equal(tmp_path: Path) -> None:
+    config = make_config(None, dataset="spiral", hidden="32,32,32", batch_size="full", drop="a,b")
+    config.save(tmp_path / "config.toml")
+    assert make_config(tmp_path / "config.toml") == config
+    assert load_toml(tmp_path / "config.toml")["batch_size"] == "full"
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "value"),
+    [("lr", "1e-3", 0.001), ("hidden", "16, 8", [16, 8]), ("batch_size", "FULL", "full"),
+     ("batch_size", "64", 64), ("monitor", "yes", True), ("n", "none", None), ("epochs", 3.0, 3)],
+)
+def test_coerce_parses_flag_text(name: str, text: object, value: object) -> None:
+    assert coerce(name, text) == value
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"activation": "swish"}, "unknown activation 'swish'; choose one of: relu, tanh, sigmoid, gelu"),
+        ({"schedule": "cyclic"}, "unknown schedule 'cyclic'; choose one of: constant"),
+        ({"momentum": 1.0}, "momentum must be in [0, 1), got 1.0"),
+        ({"patience": -1}, "patience must be a whole number >= 0, got -1"),
+        ({"dataset": "csv:x.csv"}, "needs a target column: add --target COLUMN"),
+    ],
+)
+def test_validation_names_the_field_and_the_allowed_values(changes: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        Config(**changes).validate()  # type: ignore[arg-type]
+    assert message in str(info.value)
