@@ -86,6 +86,7 @@ class Config:
     monitor: bool = False
     tensorboard: bool = False
     checkpoint_every: int = 0  # epochs between checkpoints; 0: only at the end
+    checkpoint_steps: int = 0  # optimizer steps between checkpoints; 0: off
     keep_checkpoints: int = 3
     on_nan: str = "stop"
     # output
@@ -139,7 +140,7 @@ class Config:
         _positive_int("epochs", self.epochs)
         if self.batch_size != "full":
             _positive_int("batch_size", self.batch_size, hint="or 'full' for full batch")
-        for name in ("patience", "warmup", "checkpoint_every"):
+        for name in ("patience", "warmup", "checkpoint_every", "checkpoint_steps"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ConfigError(f"{name} must be a whole number >= 0, got {value!r}")
@@ -196,6 +197,7 @@ HELP: dict[str, str] = {
     "monitor": "record per-layer statistics (activations, gradients, weights)",
     "tensorboard": "write TensorBoard logs into the run directory",
     "checkpoint_every": "epochs between checkpoints (0: only at the end)",
+    "checkpoint_steps": "optimizer steps between checkpoints (0: off)",
     "keep_checkpoints": "how many checkpoints to keep",
     "on_nan": "when the loss becomes NaN: " + " | ".join(ON_NAN),
     "out": "directory the run directory is created in",

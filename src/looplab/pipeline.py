@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import tomli_w
 import torch
 
 from looplab.config import Config
@@ -14,12 +17,17 @@ from looplab.data.prepared import PreparedData, load_prepared
 from looplab.models.init import init_model
 from looplab.models.losses import TaskLoss
 from looplab.models.mlp import MLP, ModelSpec, build_model
-from looplab.runs import MODEL_FILE, create_run_dir, save_model
+from looplab.runs import MODEL_FILE, create_run_dir, save_model, status_of, write_status
 from looplab.train.callbacks import Callback
+from looplab.train.checkpoint import CHECKPOINT_DIR, write_atomic
+from looplab.train.checkpointer import Checkpointer
+from looplab.train.guard import DivergenceGuard, fit_with_rollback
 from looplab.train.history import History
-from looplab.train.loop import check_fits_data, fit
+from looplab.train.interrupt import SignalCatcher
+from looplab.train.loop import check_fits_data
 from looplab.train.metrics import evaluate
 from looplab.train.path import PATH_FILE, PathRecorder
+from looplab.train.resume import is_done, prepare_resume, restored_history
 from looplab.train.writers import HistoryWriter
 
 
@@ -59,38 +67,58 @@ def train(
     *,
     write: bool = True,
     on_note: Callable[[str], None] = lambda message: None,
+    resume: Path | None = None,
+    signals: SignalCatcher | None = None,
 ) -> TrainResult:
     """Run ``config`` end to end; with ``write``, save it under ``config.out``.
 
     ``on_note`` hears what the user should know before training (rows dropped from a CSV...).
+    ``resume`` (a run directory) continues that run from its newest good checkpoint, exactly.
+    With ``signals``, a caught Ctrl-C or SIGTERM checkpoints and raises ``Interrupted``.
     """
     config.validate()
+    start_from, notes = prepare_resume(resume, config) if resume is not None else (None, [])
     data = load_prepared(config)
-    for note in data.notes:
+    for note in [*data.notes, *notes]:
         on_note(note)
     check_fits_data(config, data)
     spec = model_spec(config, data)
     model = build_model(spec, seed=config.seed)
     init_model(model, config.init, config.init_scale, seed=config.seed)  # --init; default: as built
-    run_dir = create_run_dir(config.out, config.name, config) if write else None
-    extra: list[Callback] = []
+    run_dir = resume or (create_run_dir(config.out, config.name, config) if write else None)
+    extra: list[Callback] = [DivergenceGuard()]  # first: nothing non-finite gets checkpointed
     path = PathRecorder()  # initial and epoch-end weights: path.pt, for `looplab landscape`
-    if run_dir is not None:
-        config.save(run_dir / "config.toml")
-        extra.append(HistoryWriter(run_dir / "history.csv"))
-        extra.append(path)
-    history = fit(model, data, config, callbacks=[*extra, *callbacks])
-    history.messages[:0] = data.notes
-    result = TrainResult(config, data, spec, model, history, run_dir)
-    if data.test is not None:
-        device = next(model.parameters()).device
-        batches = make_batches(data.test, 4096, shuffle=False, device=device)
-        result.test = evaluate(model, batches, TaskLoss(data.task), data.task)
-    if run_dir is not None:
-        model.to(torch.device("cpu"))
-        save_model(run_dir / MODEL_FILE, model, spec, data)
-        path.path.save(run_dir / PATH_FILE)
-        from looplab.report.html import write_report
+    with contextlib.ExitStack() as stack:
+        checkpoints = run_dir / CHECKPOINT_DIR if run_dir else Path(stack.enter_context(
+            tempfile.TemporaryDirectory(prefix="looplab-")))  # rollback needs checkpoints
+        if run_dir is not None or config.on_nan == "rollback":
+            every = (config.checkpoint_every, config.checkpoint_steps, config.keep_checkpoints)
+            initial = config.on_nan == "rollback"
+            extra.append(Checkpointer(checkpoints, *every, signals=signals, initial=initial))
+        if run_dir is not None:
+            write_atomic(run_dir / "config.toml", tomli_w.dumps(config.to_dict()).encode())
+            extra += [HistoryWriter(run_dir / "history.csv"), path]
+            stack.enter_context(status_of(run_dir))
+        if start_from is not None and is_done(start_from, config):
+            history = restored_history(model, start_from)  # killed after its final checkpoint
+        else:
+            history = fit_with_rollback(
+                model, data, config, [*extra, *callbacks], checkpoints, start_from, on_note
+            )
+        history.messages[:0] = [n for n in data.notes if n not in history.messages]
+        result = TrainResult(config, data, spec, model, history, run_dir)
+        if data.test is not None:
+            device = next(model.parameters()).device
+            batches = make_batches(data.test, 4096, shuffle=False, device=device)
+            result.test = evaluate(model, batches, TaskLoss(data.task), data.task)
+        if run_dir is not None:
+            model.to(torch.device("cpu"))
+            history.to_csv(run_dir / "history.csv")
+            save_model(run_dir / MODEL_FILE, model, spec, data)
+            if path.points:  # empty when a finished run only had its files to write
+                path.path.save(run_dir / PATH_FILE)
+            from looplab.report.html import write_report
 
-        write_report(result)
+            write_report(result)
+            write_status(run_dir, "complete")  # only now: checkpoint, history, report are written
     return result

@@ -1,14 +1,21 @@
 """Run directories: where a run's config, history, model and report are written and read back.
 
-A run directory holds ``config.toml``, ``history.csv``, ``model.pt`` and ``report.html``.
-``model.pt`` is a plain dict of tensors, strings and numbers, so ``torch.load(weights_only=True)``
-reads it without unpickling code.
+A run directory holds ``config.toml``, ``history.csv``, ``model.pt``, ``report.html``,
+``checkpoints/`` and ``status.json``. ``model.pt`` is a plain dict of tensors, strings and
+numbers, so ``torch.load(weights_only=True)`` reads it without unpickling code. ``status.json``
+is written atomically: ``running`` when training starts, ``complete`` only after the final
+checkpoint, history, model and report are all written, else ``interrupted`` or ``failed``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import re
+import socket
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +31,8 @@ from looplab.models.mlp import MLP, ModelSpec, build_model
 
 FORMAT_VERSION = 1
 MODEL_FILE = "model.pt"
+STATUS_FILE = "status.json"
+STATUSES = ("running", "complete", "interrupted", "failed")
 
 
 def create_run_dir(out: str | Path, name: str | None, config: Config) -> Path:
@@ -102,9 +111,16 @@ def load_run(path: str | Path) -> SavedRun:
             f"looplab reads format {FORMAT_VERSION}; "
             "use the looplab version that wrote it, or train again"
         )
-    spec = ModelSpec.from_dict(payload["spec"])
-    model = build_model(spec)
-    model.load_state_dict(payload["state_dict"])
+    try:
+        spec = ModelSpec.from_dict(payload["spec"])
+        model = build_model(spec)
+        model.load_state_dict(payload["state_dict"])
+        task, features = payload["task"], list(payload["feature_names"])
+        classes = list(payload["class_names"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise RunError(
+            f"{str(file)!r} is damaged or incomplete ({type(exc).__name__}: {exc}); train again"
+        ) from None
     model.eval()
     pre = payload.get("preprocessor")
     config_file = run_dir / "config.toml"
@@ -112,10 +128,80 @@ def load_run(path: str | Path) -> SavedRun:
         path=run_dir,
         model=model,
         spec=spec,
-        task=payload["task"],
-        feature_names=list(payload["feature_names"]),
-        class_names=list(payload["class_names"]),
+        task=task,
+        feature_names=features,
+        class_names=classes,
         encoding=payload.get("encoding") or {},
         preprocessor=Preprocessor.from_state_dict(pre) if pre else None,
         config=from_dict(load_toml(config_file)) if config_file.exists() else None,
     )
+
+
+def write_status(run_dir: Path, status: str, **info: Any) -> None:
+    """Record a run's status atomically, with the process that wrote it and the time."""
+    from looplab.train.checkpoint import write_atomic
+
+    assert status in STATUSES, status
+    record = {
+        "status": status,
+        "format_version": FORMAT_VERSION,
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "time": time.time(),
+        **info,
+    }
+    write_atomic(run_dir / STATUS_FILE, json.dumps(record, indent=1).encode())
+
+
+def read_status(run_dir: Path) -> dict[str, Any]:
+    """A run's status record; ``running`` whose process is gone reads as ``interrupted`` (it
+    was killed: resumable from its checkpoints) or ``failed`` (no checkpoint to resume)."""
+    try:
+        record = json.loads((run_dir / STATUS_FILE).read_text())
+        if not isinstance(record, dict) or record.get("status") not in STATUSES:
+            raise ValueError
+    except FileNotFoundError:
+        has_model = (run_dir / MODEL_FILE).exists()
+        record = {"status": "complete" if has_model else "failed", "time": None}  # older runs
+    except (OSError, ValueError):
+        return {"status": "failed", "message": f"{STATUS_FILE} is damaged", "time": None}
+    if record["status"] == "running" and not _alive(record):
+        from looplab.train.checkpoint import CHECKPOINT_DIR, list_checkpoints
+
+        killed = bool(list_checkpoints(run_dir / CHECKPOINT_DIR))
+        record = {**record, "status": "interrupted" if killed else "failed", "killed": True}
+    return record
+
+
+def _alive(record: dict[str, Any]) -> bool:
+    if record.get("host") != socket.gethostname():
+        return True  # written on another machine: trust the record
+    pid = record.get("pid")
+    if not isinstance(pid, int):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def status_of(run_dir: Path) -> Iterator[None]:
+    """Mark ``run_dir`` running; if the body raises, mark it interrupted (a signal or Ctrl-C)
+    or failed. The caller writes ``complete`` once every file is in place."""
+    write_status(run_dir, "running")
+    try:
+        yield
+    except KeyboardInterrupt as exc:  # looplab.train.interrupt.Interrupted is one
+        checkpoint = getattr(exc, "checkpoint", None)
+        if hasattr(exc, "run_dir"):
+            exc.run_dir = run_dir
+        write_status(run_dir, "interrupted", checkpoint=str(checkpoint) if checkpoint else None)
+        raise
+    except BaseException as exc:
+        message = str(exc).splitlines()[0] if str(exc) else ""
+        write_status(run_dir, "failed", message=f"{type(exc).__name__}: {message}")
+        raise

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+import typer
 
 from looplab.cli import app
 from looplab.cli.options import config_options
@@ -12,22 +14,56 @@ from looplab.cli.output import console, err_console, metrics_table
 
 @app.command()
 @config_options
-def train(config_file: Path | None = None, overrides: dict[str, Any] | None = None) -> None:
+def train(
+    resume: Annotated[
+        Path | None,
+        typer.Option(
+            "--resume",
+            metavar="RUN_DIR",
+            help="continue this interrupted run exactly where it stopped (flags may add epochs)",
+        ),
+    ] = None,
+    config_file: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> None:
     """Train a model (default: an MLP on moons) and write runs/<name>/ with its report."""
+    import shlex
     import time
 
     from looplab.config import make_config
     from looplab.pipeline import train as run_training
     from looplab.report.html import run_title
+    from looplab.train.interrupt import Interrupted, SignalCatcher
     from looplab.train.progress import ProgressBar
+    from looplab.train.resume import resume_config
 
-    config = make_config(config_file, **(overrides or {}))
+    if resume is not None:
+        config = resume_config(resume, config_file, overrides or {})
+    else:
+        config = make_config(config_file, **(overrides or {}))
     started = time.perf_counter()
-    result = run_training(
-        config,
-        callbacks=[ProgressBar(err_console)],
-        on_note=lambda note: err_console.print(f"[yellow]note:[/] {note}"),
-    )
+    bar = ProgressBar(err_console)
+    try:
+        with SignalCatcher() as signals:
+            result = run_training(
+                config,
+                callbacks=[bar],
+                on_note=lambda note: err_console.print(f"[yellow]note:[/] {note}"),
+                resume=resume,
+                signals=signals,
+            )
+    except Interrupted as exc:
+        if bar.progress is not None:
+            bar.progress.stop()
+        saved = f"checkpoint saved: {exc.checkpoint}" if exc.checkpoint else (
+            "stopped at once; the last good checkpoint is intact"
+        )
+        run_dir = exc.run_dir or resume
+        err_console.print(f"interrupted ({exc}): {saved}", highlight=False)
+        if run_dir is not None:
+            command = f"looplab train --resume {shlex.quote(str(run_dir))}"
+            err_console.print(f"resume with: {command}", highlight=False, soft_wrap=True)
+        raise typer.Exit(exc.exit_code) from None
     seconds = time.perf_counter() - started
     console.print(metrics_table(result.history.last, result.test, run_title(result)))
     console.print(f"{len(result.history)} epochs in {seconds:.1f} s")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from torch import nn
 
@@ -19,10 +20,12 @@ from looplab.errors import ConfigError
 from looplab.manual.engine import manual_engine
 from looplab.models.losses import TaskLoss
 from looplab.train.callbacks import Callback, CallbackList, StopTraining
+from looplab.train.checkpoint import Payload
 from looplab.train.early_stopping import EarlyStopping
 from looplab.train.history import History, Row
 from looplab.train.metrics import RunningMetrics, evaluate
 from looplab.train.optimizers import build_optimizer
+from looplab.train.resume import resume_state
 from looplab.train.schedules import build_scheduler
 from looplab.train.state import LoopState, pick_device, seed_everything
 
@@ -32,11 +35,12 @@ def fit(
     data: PreparedData,
     config: Config,
     callbacks: Sequence[Callback] = (),
+    resume: str | Path | Payload | None = None,
 ) -> History:
     """Train ``model`` on ``data.train`` as ``config`` says, validating on ``data.val`` after
     every epoch; return the per-epoch history. With early stopping on, the best weights are
-    restored at the end."""
-    state = start(model, data, config)
+    restored at the end. ``resume`` (a checkpoint) continues a run exactly where it stopped."""
+    state = start(model, data, config, resume)
     events = CallbackList(callbacks)
     events.on_fit_start(state)
     try:
@@ -83,8 +87,14 @@ def fit(
     return state.history
 
 
-def start(model: nn.Module, data: PreparedData, config: Config) -> LoopState:
-    """Seed everything and build what the loop needs: device, batches, loss and optimizer."""
+def start(
+    model: nn.Module,
+    data: PreparedData,
+    config: Config,
+    resume: str | Path | Payload | None = None,
+) -> LoopState:
+    """Seed everything and build what the loop needs: device, batches, loss and optimizer;
+    with ``resume``, then put back the checkpoint's weights, optimizer, RNGs and position."""
     check_fits_data(config.validate(), data)
     manual = config.engine == "manual"  # hand-written backward on numpy: CPU only
     device = pick_device("cpu" if manual and config.device == "auto" else config.device)
@@ -99,7 +109,7 @@ def start(model: nn.Module, data: PreparedData, config: Config) -> LoopState:
     if data.val is not None:
         val = make_batches(data.val, 4096, shuffle=False, device=device)
     optimizer = build_optimizer(model.parameters(), config)
-    return LoopState(
+    state = LoopState(
         model=forward,  # the manual engine's model shares the MLP's layers and parameters
         optimizer=optimizer,
         scheduler=build_scheduler(optimizer, config, steps_per_epoch=len(train)),
@@ -111,6 +121,7 @@ def start(model: nn.Module, data: PreparedData, config: Config) -> LoopState:
         task=data.task,
         stopper=EarlyStopping(config.patience),
     )
+    return state if resume is None else resume_state(state, resume)
 
 
 def check_fits_data(config: Config, data: PreparedData) -> None:

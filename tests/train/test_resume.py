@@ -1,0 +1,168 @@
+"""Exact resume: from any checkpoint, and after SIGKILL at random and chosen moments."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from looplab.cli import run
+from looplab.config import Config
+from looplab.data.prepared import load_prepared
+from looplab.errors import ConfigError
+from looplab.models.mlp import MLP, build_model
+from looplab.pipeline import model_spec
+from looplab.train.checkpoint import CHECKPOINT_DIR, list_checkpoints, read_checkpoint
+from looplab.train.checkpointer import Checkpointer
+from looplab.train.history import History
+from looplab.train.loop import fit
+
+DRIVER = Path(__file__).with_name("kill_driver.py")
+
+
+@pytest.fixture(autouse=True)
+def one_thread_wide_terminal(monkeypatch: pytest.MonkeyPatch) -> object:
+    """One torch thread (tiny models run ~5x faster on a busy machine) and long lines."""
+    monkeypatch.setenv("COLUMNS", "400")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_from_every_checkpoint_is_bitwise_exact(tmp_path: Path) -> None:
+    # dropout (global torch RNG), shuffling, Adam moments, a schedule-free lr, early stopping
+    config = Config(
+        epochs=4, n=160, dropout=0.2, batch_size=12, patience=3, device="cpu"
+    ).validate()
+    data = load_prepared(config)
+
+    def new_model() -> MLP:
+        return build_model(model_spec(config, data), seed=config.seed)
+
+    reference = new_model()
+    history = fit(reference, data, config)
+    saver = Checkpointer(tmp_path, every_steps=5, keep=100)
+    fit(new_model(), data, config, [saver])
+    assert len(saver.written) >= 8  # mid-epoch ones (11 batches per epoch) and the final one
+    for path in saver.written:
+        model = new_model()
+        resumed = fit(model, data, config, resume=path)
+        assert same_weights(model.state_dict(), reference.state_dict()), path.name
+        assert resumed.without_timing() == history.without_timing(), path.name
+
+
+def test_resume_refuses_a_config_that_changes_the_result(tmp_path: Path) -> None:
+    config = Config(epochs=2, n=100, device="cpu").validate()
+    data = load_prepared(config)
+    saver = Checkpointer(tmp_path)
+    fit(build_model(model_spec(config, data), seed=0), data, config, [saver])
+    changed = config.replace(lr=0.1, seed=3, epochs=5)
+    with pytest.raises(ConfigError) as info:
+        fit(build_model(model_spec(config, data), seed=0), data, changed, resume=saver.written[-1])
+    message = str(info.value)
+    assert "lr (0.01 -> 0.1)" in message and "seed (0 -> 3)" in message
+    assert "epochs" not in message  # more epochs is harmless
+    assert "\n" not in message
+
+
+def train_args(out: Path, *extra: str) -> list[str]:
+    return [
+        "train", "--n", "120", "--epochs", "3", "--batch-size", "16", "--device", "cpu",
+        "--out", str(out), "--name", "r", "--checkpoint-steps", "4", "--keep-checkpoints", "10",
+        *extra,
+    ]  # fmt: skip
+
+
+def test_cli_resume_with_more_epochs_is_reported_and_continues(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(train_args(tmp_path)) == 0
+    assert run(["train", "--resume", str(tmp_path / "r")]) == 2  # already complete
+    assert "is already complete (3 epochs)" in capsys.readouterr().err
+    assert run(["train", "--resume", str(tmp_path / "r"), "--epochs", "5"]) == 0
+    err = capsys.readouterr().err
+    assert "changed on resume: epochs (3 -> 5)" in err
+    assert len(History.from_csv(tmp_path / "r" / "history.csv")) == 5
+    assert json.loads((tmp_path / "r" / "status.json").read_text())["status"] == "complete"
+    assert "epochs = 5" in (tmp_path / "r" / "config.toml").read_text()
+
+
+def test_cli_resume_with_a_changed_seed_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(train_args(tmp_path, "--epochs", "1")) == 0
+    code = run(["train", "--resume", str(tmp_path / "r"), "--seed", "1", "--hidden", "8"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "hidden ([16, 16] -> [8])" in err and "seed (0 -> 1)" in err
+    assert "Traceback" not in err
+
+
+def test_cli_resume_skips_a_damaged_checkpoint_and_matches_the_reference(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(train_args(tmp_path / "x")) == 0
+    run_dir = tmp_path / "x" / "r"
+    ref = torch.load(run_dir / "model.pt", weights_only=True)["state_dict"]
+    ckpts = list_checkpoints(run_dir / CHECKPOINT_DIR)
+    # pretend the run died at step 12 and its newest checkpoint got a flipped bit
+    for path in ckpts:
+        if read_checkpoint(path)["step"] > 12:
+            path.unlink()
+    newest = list_checkpoints(run_dir / CHECKPOINT_DIR)[-1]
+    data = bytearray(newest.read_bytes())
+    data[-50] ^= 1
+    newest.write_bytes(bytes(data))
+    (run_dir / "status.json").write_text('{"status": "interrupted"}')
+    capsys.readouterr()
+    assert run(["train", "--resume", str(run_dir)]) == 0
+    err = capsys.readouterr().err
+    assert f"{newest.name}' is damaged: its checksum does not match; resuming from" in err
+    got = torch.load(run_dir / "model.pt", weights_only=True)["state_dict"]
+    assert same_weights(ref, got)
+
+
+def test_resume_of_a_missing_run_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["train", "--resume", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot resume") and "no such run directory" in err
+
+
+def test_sigkill_at_any_moment_then_resume_is_bitwise_exact(tmp_path: Path) -> None:
+    """14 kills (8 chosen moments: mid-step, mid-checkpoint-write, before the rename, during
+    rotation, during validation, during the report; 6 at random times), each followed by
+    `looplab train --resume`, end with the same weights and history as an unkilled run."""
+    out = subprocess.run(
+        [sys.executable, str(DRIVER), "kill", str(tmp_path), "1"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads(out.stdout)
+    log = (tmp_path / "log.txt").read_text()
+    assert "Traceback" not in log, log[-3000:]
+    assert report["reference"] == "exit 0" and report["final"] == "exit 0"
+    kinds = [e["kind"] for e in report["events"]]
+    assert [e["outcome"] for e in report["events"]] == ["killed"] * len(kinds)
+    assert len(kinds) >= 10
+    assert {"step", "checkpoint-write", "validation", "report"} <= set(kinds)
+    ref_dir, run_dir = tmp_path / "reference", tmp_path / "killed"
+    ref = torch.load(ref_dir / "model.pt", weights_only=True)["state_dict"]
+    got = torch.load(run_dir / "model.pt", weights_only=True)["state_dict"]
+    assert same_weights(ref, got)
+    assert (
+        History.from_csv(run_dir / "history.csv").without_timing()
+        == History.from_csv(ref_dir / "history.csv").without_timing()
+    )
+    assert json.loads((run_dir / "status.json").read_text())["status"] == "complete"
+    assert not list((run_dir / CHECKPOINT_DIR).glob(".*.tmp"))
