@@ -61,3 +61,15 @@ def test_config_file_and_flags(tmp_path: Path) -> None:
     assert saved.config is not None
     assert (saved.config.dataset, saved.config.epochs, saved.config.hidden) == ("iris", 3, [8])
     assert saved.class_names == ["setosa", "versicolor", "virginica"]
+
+
+def test_an_internal_bug_keeps_its_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only user mistakes become one-line errors; a bug in looplab must stay visible."""
+    import looplab.pipeline
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(looplab.pipeline, "train", broken)
+    with pytest.raises(ZeroDivisionError):
+        run(["train", "--epochs", "1"])
