@@ -1,1 +1,103 @@
-"""`looplab compare`: (being written)."""
+"""``looplab compare``: full batch vs stochastic vs mini-batch on the same start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from looplab.cli import app
+from looplab.cli.options import config_options
+from looplab.cli.output import console, err_console, fmt
+
+
+@app.command()
+@config_options
+def compare(
+    batch_sizes: Annotated[
+        str, typer.Option(help="batch sizes to compare, comma-separated; 'full' is every row")
+    ] = "1,8,32,full",
+    seeds: Annotated[int, typer.Option(help="runs per batch size, seeds seed, seed+1, ...")] = 3,
+    config_file: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> None:
+    """Train the same model from the same weights with each batch size; plot loss per epoch and
+    per update, tabulate updates, time, final loss and noise. Defaults: SGD, lr 0.05, 20 epochs,
+    a linear model on the linear dataset. Writes compare.png and CSVs under --out."""
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.table import Table
+
+    from looplab.config import load_toml, make_config
+    from looplab.errors import ConfigError
+    from looplab.experiments.compare import (
+        COMPARE_DEFAULTS,
+        RunCurves,
+        compare_batch_sizes,
+        compare_data,
+        parse_batch_sizes,
+    )
+    from looplab.plots.compare import compare_figure
+    from looplab.plots.style import save
+    from looplab.runs import create_run_dir
+
+    flags = dict(overrides or {})
+    if "batch_size" in flags:
+        raise ConfigError("compare trains every size of --batch-sizes; drop --batch-size")
+    sizes = parse_batch_sizes(batch_sizes)
+    in_file = load_toml(config_file) if config_file is not None else {}
+    defaults = {k: v for k, v in COMPARE_DEFAULTS.items() if k not in in_file}
+    config = make_config(config_file, **{**defaults, **flags})
+    if seeds < 1:
+        raise ConfigError(f"seeds must be a positive whole number, got {seeds}")
+    data = compare_data(config, sizes)  # bad sizes fail here, before any run
+
+    with Progress(
+        TextColumn("[bold]runs"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[last]}"),
+        console=err_console,
+    ) as progress:
+        task = progress.add_task("runs", total=len(sizes) * seeds, last="")
+
+        def advance(run: RunCurves) -> None:
+            done = f"{run.label}, seed {run.seed}: final loss {fmt(run.final_loss)}"
+            progress.update(task, advance=1, last=done)
+
+        result = compare_batch_sizes(config, sizes, seeds, on_run=advance, data=data)
+
+    name = config.name or f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
+    out = create_run_dir(config.out, name, config)
+    config.save(out / "config.toml")
+    curves_csv, summary_csv = result.write_csv(out)
+    png = out / "compare.png"
+    save(compare_figure(result), str(png))
+
+    table = Table(
+        title=f"{config.optimizer} on {config.dataset}, lr {config.lr:g}, {config.epochs} epochs, "
+        f"{seeds} seed{'s' if seeds > 1 else ''} ({result.train_rows} training rows)"
+    )
+    for column in ("batch", "updates/epoch", "time (s)", "final loss", "noise (std)"):
+        table.add_column(column, justify="left" if column == "batch" else "right", no_wrap=True)
+    for row in result.summary():
+        final = fmt(float(row["final_loss"]))
+        if seeds > 1:
+            final += f" ± {float(row['final_loss_std']):.2g}"
+        noise = float(row["noise"])
+        table.add_row(
+            str(row["batch_size"]),
+            str(int(float(row["updates_per_epoch"]))),
+            f"{float(row['seconds']):.3f}",
+            final,
+            fmt(noise) if noise == noise else "- (1 update)",
+        )
+    console.print(table)
+    console.print(
+        "time: wall time of training; final loss: whole training split after the last epoch "
+        "(mean ± std over seeds); noise: std of the per-update losses in the last epoch"
+    )
+    console.print(f"plot: [bold]{png}[/]")
+    console.print(f"data: [bold]{curves_csv}[/], [bold]{summary_csv}[/]")

@@ -4,7 +4,7 @@
 Settings (the config names only the schedule, ``lr``, ``epochs`` and ``warmup``):
 
 - ``constant``: no scheduler.
-- ``step``: x0.1 every ``max(1, epochs // 3)`` epochs (two drops in a run).
+- ``step``: x0.1 every ``ceil(epochs / 3)`` epochs (two drops in a run, at 1/3 and 2/3).
 - ``exponential``: x``gamma`` every epoch, ``gamma = 0.01 ** (1 / epochs)``: lr/100 at the end.
 - ``cosine``: from ``lr`` to 0 over the run (``T_max = epochs``), per epoch. With
   ``--warmup W`` it is ``warmup_cosine``.
@@ -18,6 +18,7 @@ Settings (the config names only the schedule, ``lr``, ``epochs`` and ``warmup``)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -57,6 +58,11 @@ class LoopSchedule:
         self.scheduler.load_state_dict(state)
 
 
+def step_every(epochs: int) -> int:
+    """The step schedule's period: two drops in a run of ``epochs`` (fewer if epochs < 3)."""
+    return max(1, math.ceil(epochs / 3))
+
+
 def warmup_epochs(config: Config) -> int:
     """The warm-up the schedule uses, in epochs; a ConfigError if it cannot use one."""
     name, warmup, epochs = config.schedule, config.warmup, config.epochs
@@ -89,7 +95,7 @@ def build_scheduler(optimizer: Any, config: Config, steps_per_epoch: int) -> Loo
         from looplab.manual import schedules as s
 
         scratch: dict[str, Callable[[], Any]] = {
-            "step": lambda: s.StepDecay(optimizer, max(1, epochs // 3), STEP_GAMMA),
+            "step": lambda: s.StepDecay(optimizer, step_every(epochs), STEP_GAMMA),
             "exponential": lambda: s.Exponential(optimizer, 0.01 ** (1 / epochs)),
             "cosine": lambda: s.Cosine(optimizer, epochs),
             "warmup_cosine": lambda: s.WarmupCosine(optimizer, warmup * steps_per_epoch, total),
@@ -111,7 +117,7 @@ def _torch_scheduler(
     sched = torch.optim.lr_scheduler
     match name:
         case "step":
-            return sched.StepLR(optimizer, step_size=max(1, epochs // 3), gamma=STEP_GAMMA)
+            return sched.StepLR(optimizer, step_size=step_every(epochs), gamma=STEP_GAMMA)
         case "exponential":
             return sched.ExponentialLR(optimizer, gamma=0.01 ** (1 / epochs))
         case "cosine":
