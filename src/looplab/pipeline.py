@@ -14,6 +14,8 @@ import torch
 from looplab.config import Config
 from looplab.data.batches import make_batches
 from looplab.data.prepared import PreparedData, load_prepared
+from looplab.inspect.diagnoses import MESSAGES_FILE, Diagnoses
+from looplab.inspect.monitors import ACTIVATIONS_FILE, LayerMonitor
 from looplab.models.init import init_model
 from looplab.models.losses import TaskLoss
 from looplab.models.mlp import MLP, ModelSpec, build_model
@@ -28,6 +30,7 @@ from looplab.train.loop import check_fits_data
 from looplab.train.metrics import evaluate
 from looplab.train.path import PATH_FILE, PathRecorder
 from looplab.train.resume import is_done, prepare_resume, restored_history
+from looplab.train.tensorboard import TensorBoardLogger
 from looplab.train.writers import HistoryWriter
 
 
@@ -86,7 +89,10 @@ def train(
     model = build_model(spec, seed=config.seed)
     init_model(model, config.init, config.init_scale, seed=config.seed)  # --init; default: as built
     run_dir = resume or (create_run_dir(config.out, config.name, config) if write else None)
-    extra: list[Callback] = [DivergenceGuard()]  # first: nothing non-finite gets checkpointed
+    monitor = LayerMonitor() if config.monitor else None  # --monitor: per-layer statistics
+    # diagnoses before the guard: a NaN is explained in history.messages before it stops the run
+    watchers: list[Callback] = [monitor, Diagnoses(monitor)] if monitor else [Diagnoses()]
+    extra: list[Callback] = [*watchers, DivergenceGuard()]  # guard before any checkpoint
     path = PathRecorder()  # initial and epoch-end weights: path.pt, for `looplab landscape`
     with contextlib.ExitStack() as stack:
         checkpoints = run_dir / CHECKPOINT_DIR if run_dir else Path(stack.enter_context(
@@ -98,6 +104,8 @@ def train(
         if run_dir is not None:
             write_atomic(run_dir / "config.toml", tomli_w.dumps(config.to_dict()).encode())
             extra += [HistoryWriter(run_dir / "history.csv"), path]
+            if config.tensorboard:  # event file in the run directory: tensorboard --logdir runs/
+                extra.append(TensorBoardLogger(run_dir))
             stack.enter_context(status_of(run_dir))
         if start_from is not None and is_done(start_from, config):
             history = restored_history(model, start_from)  # killed after its final checkpoint
@@ -114,6 +122,9 @@ def train(
         if run_dir is not None:
             model.to(torch.device("cpu"))
             history.to_csv(run_dir / "history.csv")
+            (run_dir / MESSAGES_FILE).write_text("".join(f"{m}\n" for m in history.messages))
+            if monitor is not None:  # sampled activations, for the report's histograms
+                monitor.save_samples(run_dir / ACTIVATIONS_FILE)
             save_model(run_dir / MODEL_FILE, model, spec, data)
             if path.points:  # empty when a finished run only had its files to write
                 path.path.save(run_dir / PATH_FILE)

@@ -29,6 +29,7 @@ from looplab.cli import (  # noqa: E402, F401
     landscape,
     lr_find,
     predict,
+    regularize,
     runs,
     schedule,
     sweep,

@@ -26,6 +26,9 @@ ACTIVATION_LAYERS: dict[str, type[nn.Module]] = {
     "identity": nn.Identity,
 }
 
+# Normalization after each hidden linear layer, before its activation.
+NORM_LAYERS: dict[str, type[nn.Module]] = {"batch": nn.BatchNorm1d, "layer": nn.LayerNorm}
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -51,21 +54,37 @@ class ModelSpec:
 
 
 class MLP(nn.Sequential):
-    """``fc1 -> act1 [-> drop1] -> fc2 -> ... -> fcN``: linear layers with activations between.
+    """``fc1 [-> norm1] -> act1 [-> drop1] -> fc2 -> ... -> fcN``: linear layers with activations
+    between, optionally normalized (batch or layer norm before each activation).
 
-    With no hidden layers it is linear regression / logistic regression: a single ``fc1``.
+    With ``residual``, a hidden layer whose output is as wide as its input becomes a skip block,
+    $h_i = h_{i-1} + \\mathrm{act}(\\mathrm{norm}(W_i h_{i-1} + b_i))$: the identity path
+    carries the gradient past layers that would shrink it. With no hidden layers it is linear
+    regression / logistic regression: a single ``fc1``.
     """
 
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__()
         self.spec = spec
         widths = [spec.in_features, *spec.hidden]
+        self.blocks: list[list[str]] = []  # the layer names of each hidden layer, then [fcN]
+        self.skips: set[int] = set()  # indexes into blocks that add their input to their output
         for i, (fan_in, fan_out) in enumerate(itertools.pairwise(widths), start=1):
+            names = [f"fc{i}"]
             self.add_module(f"fc{i}", nn.Linear(fan_in, fan_out))
+            if spec.norm != "none":
+                self.add_module(f"norm{i}", NORM_LAYERS[spec.norm](fan_out))
+                names.append(f"norm{i}")
             self.add_module(f"act{i}", ACTIVATION_LAYERS[spec.activation]())
+            names.append(f"act{i}")
             if spec.dropout > 0:
                 self.add_module(f"drop{i}", nn.Dropout(spec.dropout))
+                names.append(f"drop{i}")
+            if spec.residual and fan_in == fan_out:
+                self.skips.add(len(self.blocks))
+            self.blocks.append(names)
         self.add_module(f"fc{len(widths)}", nn.Linear(widths[-1], spec.out_features))
+        self.blocks.append([f"fc{len(widths)}"])
 
     def forward(self, x: Tensor) -> Tensor:
         """(batch, in_features) -> (batch, out_features) logits."""
@@ -75,8 +94,15 @@ class MLP(nn.Sequential):
                 f"fc1 expects inputs of shape (batch, {self.spec.in_features}) but got {got}; "
                 f"give the model {self.spec.in_features} features per row"
             )
-        for layer in self:
-            x = layer(x)
+        if not self.skips:
+            for layer in self:
+                x = layer(x)
+            return x
+        for i, names in enumerate(self.blocks):
+            h = x  # (batch, width of this block's input)
+            for name in names:
+                h = self.get_submodule(name)(h)
+            x = x + h if i in self.skips else h  # a skip block adds its input back
         return x
 
 

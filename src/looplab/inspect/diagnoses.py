@@ -1,0 +1,274 @@
+r"""Diagnoses in words: during training, say once what went wrong and what to try.
+
+:class:`Diagnoses` is a callback. Each diagnosis appends one line to ``history.messages`` the
+first time it is seen (the progress bar prints new messages; the run saves them in
+``messages.txt`` and the report):
+
+- ``non-finite loss``: the step, and the first layer (in forward order) whose gradient is
+  non-finite (:func:`first_nonfinite_layer`), with why when the initial weights were too large;
+- ``exploding gradients``: the total gradient norm grew more than 10x within a few steps;
+- ``vanishing gradients``: the first layer's gradient norm is over 1000x smaller than the last's;
+- ``dead ReLUs``: more than half of a layer's units never fired during an epoch;
+- ``plateau``: the training loss has not improved for ``plateau_epochs`` epochs;
+- ``overfitting``: validation loss rising for ``overfit_epochs`` epochs while training loss falls.
+
+The first two and the last two need no monitors; exploding, vanishing and dead ReLUs read a
+:class:`~looplab.inspect.monitors.LayerMonitor`'s columns, so they need ``--monitor``.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+import torch
+from torch import Tensor, nn
+
+from looplab.inspect.monitors import LayerMonitor, linear_layers, network
+from looplab.train.callbacks import Callback
+from looplab.train.history import History, Row
+from looplab.train.state import LoopState
+
+NONFINITE = "non-finite loss"
+EXPLODING = "exploding gradients"
+VANISHING = "vanishing gradients"
+DEAD_RELU = "dead ReLUs"
+PLATEAU = "plateau"
+OVERFITTING = "overfitting"
+MESSAGES_FILE = "messages.txt"  # what the run said, one message a line, in the run directory
+KINDS = (NONFINITE, EXPLODING, VANISHING, DEAD_RELU, PLATEAU, OVERFITTING)
+
+# A weight std this many times the 1/sqrt(fan_in) of a scaled initialization is "too large".
+OVERSIZED = 2.5
+
+
+def first_nonfinite_layer(model: nn.Module) -> str | None:
+    """Name of the first layer, in forward order, with a NaN or infinite gradient; else None.
+
+    Only layers with their own parameters count (``fc1``, ``norm1``...); parameters without a
+    gradient are skipped. A divergence guard can call this right after ``loss.backward()``.
+    """
+    for name, module in model.named_modules():
+        for p in module.parameters(recurse=False):
+            if p.grad is not None and not bool(torch.isfinite(p.grad).all()):
+                return name or type(module).__name__
+    return None
+
+
+def oversized_layers(model: nn.Module) -> list[tuple[str, float, int]]:
+    r"""Linear layers whose weight std is over ``OVERSIZED`` x $1/\sqrt{\text{fan\_in}}$:
+    ``(name, std, fan_in)`` each. Such weights make the first outputs grow with the width."""
+    out = []
+    for name, layer in linear_layers(model):
+        fan_in = layer.weight.shape[1]
+        std = float(layer.weight.detach().std()) if layer.weight.numel() > 1 else 0.0
+        if std > OVERSIZED / math.sqrt(fan_in):
+            out.append((name, std, fan_in))
+    return out
+
+
+class Diagnoses(Callback):
+    """Watches the run and appends each diagnosis once to ``state.history.messages``.
+
+    Pass the run's ``monitor`` to get the diagnoses that need per-layer statistics (and the
+    exact step at which a gradient first went non-finite).
+    """
+
+    def __init__(
+        self,
+        monitor: LayerMonitor | None = None,
+        *,
+        plateau_epochs: int = 20,
+        overfit_epochs: int = 10,
+        explode_factor: float = 10.0,
+        vanish_factor: float = 1000.0,
+        dead_fraction: float = 0.5,
+    ) -> None:
+        self.monitor = monitor
+        self.plateau_epochs = plateau_epochs
+        self.overfit_epochs = overfit_epochs
+        self.explode_factor = explode_factor
+        self.vanish_factor = vanish_factor
+        self.dead_fraction = dead_fraction
+        self.said: set[str] = set()
+        self.first_loss = math.nan
+        self.oversized: list[tuple[str, float, int]] = []
+        self._checked_steps = 0
+
+    def on_fit_start(self, state: LoopState) -> None:
+        self.oversized = oversized_layers(network(state.model))
+
+    def on_batch_end(self, state: LoopState, epoch: int, batch: int, loss: Tensor) -> None:
+        if NONFINITE in self.said:
+            return
+        value = float(loss.detach())
+        if state.step == 1:
+            self.first_loss = value
+        last_total = self.monitor.last_step_total() if self.monitor is not None else None
+        grads_bad = last_total is not None and not math.isfinite(last_total)
+        if math.isfinite(value) and not grads_bad:
+            return
+        layer = first_nonfinite_layer(network(state.model))
+        where = f"step {state.step} (epoch {epoch})"
+        if math.isfinite(value):
+            what = f"at {where} the gradient of {layer} went non-finite (loss still {value:.3g})"
+        else:
+            what = f"the loss became {value} at {where}"
+            if layer is not None:
+                what += f"; the first layer with a non-finite gradient is {layer}"
+            else:
+                what += " (every gradient still finite: the loss itself overflowed)"
+        self._say(state, NONFINITE, what + "; " + self._why_nonfinite(state))
+
+    def on_epoch_end(self, state: LoopState, epoch: int, row: Row) -> None:
+        history = state.history
+        if NONFINITE in self.said:  # after a NaN every other statistic is meaningless
+            return
+        if self.monitor is not None:
+            self._check_exploding(state)
+            self._check_vanishing(state, epoch, row)
+            self._check_dead(state, epoch, row)
+        self._check_plateau(state, epoch, history)
+        self._check_overfitting(state, epoch, history)
+
+    # ---- the diagnoses ------------------------------------------------------------------
+
+    def _why_nonfinite(self, state: LoopState) -> str:
+        lr = state.lr
+        first = f"{self.first_loss:.4g}" if math.isfinite(self.first_loss) else "?"
+        if self.oversized:
+            name, std, fan_in = max(self.oversized, key=lambda t: t[1] * math.sqrt(t[2]))
+            scaled = 1 / math.sqrt(fan_in)
+            return (
+                f"why: the initial weights are too large for this width ({name} has std "
+                f"{std:.3g} over fan-in {fan_in}, {std / scaled:.3g}x the 1/sqrt(fan_in) = "
+                f"{scaled:.3g} of a scaled initialization), so the first loss ({first}) and "
+                f"gradients are huge and each step at lr {lr:g} overshoots further; try a scaled "
+                f"initialization (PyTorch's default, --init xavier_normal, or "
+                f"--init kaiming_normal with standardized inputs) or a lower learning rate "
+                f"(--lr {lr / 10:g})"
+            )
+        return (
+            f"why: the steps overshoot (the loss was {first} at step 1 and grew until it "
+            f"overflowed), so lr {lr:g} is too large here; try a lower learning rate "
+            f"(--lr {lr / 10:g}), standardized inputs, or a scaled initialization"
+        )
+
+    def _check_exploding(self, state: LoopState) -> None:
+        """Median of the last 3 steps' total norms over 10x the median of the 10 before."""
+        assert self.monitor is not None
+        norms = self.monitor.step_totals
+        start, self._checked_steps = max(3, self._checked_steps), len(norms)
+        for t in range(start, len(norms)):
+            recent = _finite_median(norms[t - 2 : t + 1])
+            before = _finite_median(norms[max(0, t - 12) : t - 2])
+            if before > 0 and recent > self.explode_factor * before:
+                self._say(
+                    state,
+                    EXPLODING,
+                    f"by step {t + 1} the total gradient norm grew {recent / before:.3g}x within a "
+                    f"few steps (median {before:.3g} -> {recent:.3g}), so the updates are running "
+                    f"away; try a lower learning rate (--lr {state.lr / 10:g}), gradient clipping, "
+                    f"or a scaled initialization",
+                )
+                return
+
+    def _check_vanishing(self, state: LoopState, epoch: int, row: Row) -> None:
+        names = self.monitor.layer_names if self.monitor else []
+        if len(names) < 2:
+            return
+        first = row.get(f"grad_norm/{names[0]}", math.nan)
+        last = row.get(f"grad_norm/{names[-1]}", math.nan)
+        if math.isfinite(first) and math.isfinite(last) and first * self.vanish_factor < last:
+            ratio = f"{last / first:.3g}x" if first > 0 else "infinitely"
+            self._say(
+                state,
+                VANISHING,
+                f"at epoch {epoch} the gradient norm of {names[0]} ({first:.3g}) is {ratio} "
+                f"smaller than that of {names[-1]} ({last:.3g}), so the first layers barely "
+                f"learn; try --activation relu, --norm batch or layer, --residual, or a scaled "
+                f"initialization",
+            )
+
+    def _check_dead(self, state: LoopState, epoch: int, row: Row) -> None:
+        dead = {
+            c.removeprefix("dead_frac/"): v
+            for c, v in row.items()
+            if c.startswith("dead_frac/") and v > self.dead_fraction
+        }
+        if dead:
+            layers = ", ".join(f"{v:.0%} of {name}'s units" for name, v in dead.items())
+            self._say(
+                state,
+                DEAD_RELU,
+                f"in epoch {epoch}, {layers} never fired (output 0 for every training example), "
+                f"so they get no gradient and cannot recover; try a lower learning rate, "
+                f"--activation leaky_relu, a scaled initialization (--init kaiming_normal), "
+                f"or --norm batch",
+            )
+
+    def _check_plateau(self, state: LoopState, epoch: int, history: History) -> None:
+        losses = history.column("train_loss")
+        n = self.plateau_epochs
+        if n <= 0 or len(losses) <= n or not all(math.isfinite(v) for v in losses[-n - 1 :]):
+            return
+        best_before = min(losses[: -n])
+        if min(losses[-n:]) >= best_before - 1e-4 * abs(best_before):
+            self._say(
+                state,
+                PLATEAU,
+                f"the training loss has not improved for {n} epochs (best {best_before:.4g}, "
+                f"now {losses[-1]:.4g} at epoch {epoch}); if it is still too high, try a higher "
+                f"learning rate, a learning-rate schedule or a larger model; if it is low "
+                f"enough, stop earlier with --patience",
+            )
+
+    def _check_overfitting(self, state: LoopState, epoch: int, history: History) -> None:
+        n = self.overfit_epochs
+        val, train = history.column("val_loss"), history.column("train_loss")
+        if n <= 0 or len(val) <= n:
+            return
+        v, t = val[-n - 1 :], train[-n - 1 :]
+        if not all(math.isfinite(x) for x in (*v, *t)):
+            return
+        rising = v[-1] > v[0] and _slope(v) > 0 and v[-1] > 1.02 * min(val)
+        falling = t[-1] < t[0] and _slope(t) < 0
+        if rising and falling:
+            self._say(
+                state,
+                OVERFITTING,
+                f"over epochs {epoch - n}-{epoch} the validation loss rose from {v[0]:.4g} to "
+                f"{v[-1]:.4g} while the training loss fell from {t[0]:.4g} to {t[-1]:.4g}: the "
+                f"model is memorizing the training set; try early stopping (--patience 10), "
+                f"weight decay (--weight-decay 1e-3), dropout (--dropout 0.2), more data, or a "
+                f"smaller model",
+            )
+
+    def _say(self, state: LoopState, kind: str, text: str) -> None:
+        if kind not in self.said:
+            self.said.add(kind)
+            state.history.messages.append(f"{kind}: {text}")
+
+
+def _slope(values: list[float]) -> float:
+    """Least-squares slope of ``values`` against 0, 1, 2, ..."""
+    n = len(values)
+    mx, my = (n - 1) / 2, sum(values) / n
+    return sum((i - mx) * (y - my) for i, y in enumerate(values)) / sum(
+        (i - mx) ** 2 for i in range(n)
+    )
+
+
+def _finite_median(values: list[float]) -> float:
+    finite = [v for v in values if math.isfinite(v)]
+    return statistics.median(finite) if finite else math.nan
+
+
+def diagnoses_in(messages: list[str]) -> list[tuple[str, str]]:
+    """The diagnosis lines among a run's messages, as ``(kind, text)`` pairs."""
+    out = []
+    for m in messages:
+        kind, _, text = m.partition(": ")
+        if kind in KINDS:
+            out.append((kind, text))
+    return out

@@ -1,0 +1,61 @@
+"""The report's monitor sections: diagnoses, gradient flow and layer statistics, activations.
+
+Appended to :data:`looplab.report.html.SECTIONS`; each returns None when the run has nothing
+to show (gradient flow and histograms need ``--monitor``).
+"""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING
+
+from looplab.inspect.diagnoses import diagnoses_in
+from looplab.inspect.monitors import ACTIVATIONS_FILE, load_samples
+from looplab.plots.monitors import activation_histograms, columns_of, gradient_flow, layer_stats
+from looplab.report.html import Section, figure_html, run_title, table_html
+
+if TYPE_CHECKING:
+    from looplab.pipeline import TrainResult
+
+
+def diagnoses_section(result: TrainResult) -> Section:
+    """What the run's diagnoses said, or that none of them fired."""
+    found = diagnoses_in(result.history.messages)
+    monitored = bool(columns_of(result.history, "grad_norm"))
+    checked = "non-finite loss, plateau and overfitting" + (
+        ", exploding and vanishing gradients, dead ReLUs" if monitored else
+        " (train with --monitor to also check gradients and dead ReLUs)"
+    )
+    if not found:
+        return Section("Diagnoses", f"<p>Nothing to report. Checked: {html.escape(checked)}.</p>")
+    rows = [[kind, text] for kind, text in found]
+    note = f"<p>Checked: {html.escape(checked)}.</p>"
+    return Section("Diagnoses", table_html(["diagnosis", "what happened and what to try"], rows)
+                   + note)
+
+
+def gradient_flow_section(result: TrainResult) -> Section | None:
+    """Gradient norm per layer over epochs and against depth, then the other layer statistics."""
+    if not columns_of(result.history, "grad_norm"):
+        return None
+    title = run_title(result)
+    return Section(
+        "Gradient flow and layer statistics",
+        figure_html(gradient_flow(result.history, title), "gradient norm per layer")
+        + figure_html(layer_stats(result.history, title), "layer statistics per epoch"),
+    )
+
+
+def activations_section(result: TrainResult) -> Section | None:
+    """Histograms of each activation layer's outputs at the sampled epochs."""
+    path = result.run_dir / ACTIVATIONS_FILE if result.run_dir else None
+    if path is None or not path.exists():
+        return None
+    samples = load_samples(path)
+    if not samples:
+        return None
+    fig = activation_histograms(samples, run_title(result))
+    return Section("Activation histograms", figure_html(fig, "activation histograms"))
+
+
+MONITOR_SECTIONS = [diagnoses_section, gradient_flow_section, activations_section]
