@@ -41,16 +41,18 @@ class OneBlasThread:
 
     def __init__(self) -> None:
         self.libs = blas_libraries()
-        self.saved = [1] * len(self.libs)
+        self.saved = [1] * len(self.libs)  # thread counts found on entry, restored on exit
 
     def __enter__(self) -> None:
         for i, lib in enumerate(self.libs):
-            self.saved[i] = lib.get_num_threads()
-            lib.set_num_threads(1)
+            self.saved[i] = threads = lib.get_num_threads()
+            if threads > 1:
+                lib.set_num_threads(1)
 
     def __exit__(self, *exc: object) -> None:
-        for lib, n in zip(self.libs, self.saved, strict=True):
-            lib.set_num_threads(n)
+        for lib, threads in zip(self.libs, self.saved, strict=True):
+            if threads > 1:
+                lib.set_num_threads(threads)
 
 
 @functools.cache
