@@ -1,1 +1,79 @@
-"""`looplab lr-find`: (being written)."""
+"""``looplab lr-find``: the learning-rate range test on a copy of the model a config builds.
+
+Writes ``<out>/lr-find-<dataset>-<time>/`` (``--out`` and ``--name`` choose it) with
+``lr_find.png`` (loss against learning rate) and ``lr_find.csv`` (lr, loss, smoothed loss per
+step), and prints the suggested learning rate.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from looplab.cli import app
+from looplab.cli.options import config_options
+from looplab.cli.output import console
+
+# Module-level options, not Annotated: config_options re-signs the command (see cli/sweep.py).
+START_LR = typer.Option(1e-6, help="learning rate of the first step")
+END_LR = typer.Option(10.0, help="learning rate of the last step (if the loss has not exploded)")
+STEPS = typer.Option(200, help="steps of the test, the rate growing exponentially between them")
+
+
+@app.command("lr-find")
+@config_options
+def lr_find(
+    start_lr: float = START_LR,
+    end_lr: float = END_LR,
+    steps: int = STEPS,
+    config_file: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> None:
+    """Find a learning rate: train a copy of the model while the rate grows, watch the loss."""
+    import csv
+    import math
+    import time
+
+    from looplab.cli.landscape import LazyProgress
+    from looplab.config import make_config
+    from looplab.data.prepared import load_prepared
+    from looplab.experiments.lr_find import lr_range_test
+    from looplab.models.mlp import build_model
+    from looplab.pipeline import model_spec
+    from looplab.plots.lr_find import lr_find_plot
+    from looplab.plots.style import save
+    from looplab.runs import create_run_dir
+
+    overrides = dict(overrides or {})
+    name = overrides.pop("name", None)
+    config = make_config(config_file, **overrides)
+    data = load_prepared(config)
+    model = build_model(model_spec(config, data), seed=config.seed)
+    progress = LazyProgress("range test")
+    progress(0, steps)
+    result = lr_range_test(model, data, config, start_lr=start_lr, end_lr=end_lr, steps=steps,
+                           on_step=progress)
+    if progress.progress is not None:
+        progress.progress.stop()
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out = create_run_dir(config.out, name or f"lr-find-{data.name}-{stamp}", config)
+    what = f"MLP {'-'.join(map(str, config.hidden))}" if config.model == "mlp" else "linear model"
+    title = (f"LR range test — {data.name}: {what}, {config.optimizer}, "
+             f"batch {config.batch_size}")
+    save(lr_find_plot(result, title), str(out / "lr_find.png"))
+    with (out / "lr_find.csv").open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["step", "lr", "loss", "smoothed_loss"])
+        for i, row in enumerate(zip(result.lrs, result.losses, result.smoothed, strict=True)):
+            writer.writerow([i + 1, *row])
+    end = "the loss exploded" if result.stopped_early else "the end lr was reached"
+    console.print(f"{result.steps} steps from lr {start_lr:g}; stopped when {end} "
+                  f"(lr {result.lrs[-1]:.3g}); lowest smoothed loss at lr {result.min_lr:.3g}")
+    if math.isfinite(result.suggestion):
+        console.print(f"suggested learning rate: [bold]{result.suggestion:.3g}[/] "
+                      f"(steepest fall of the loss); try --lr {result.suggestion:.2g}")
+    else:
+        console.print("no suggestion: the loss never fell; try a larger --end-lr or more --steps")
+    console.print(f"wrote [bold]{out / 'lr_find.png'}[/] and lr_find.csv")
