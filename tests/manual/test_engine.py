@@ -124,3 +124,29 @@ def test_manual_engine_with_a_torch_optimizer_on_in_memory_float64_data() -> Non
     ]
     assert histories[0].last["train_loss"] < 0.1 * histories[0][0]["train_loss"]
     assert_same_history(*histories, tol=1e-9)
+
+
+def test_blas_runs_on_one_thread_inside_the_engine_and_is_restored_after(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from threadpoolctl import threadpool_limits
+
+    from looplab.manual import layers
+    from looplab.manual.engine import blas_libraries
+
+    libs = blas_libraries()
+    if not libs:
+        pytest.skip("numpy has no BLAS library threadpoolctl can see")
+    seen: list[int] = []
+    original = layers.Linear.forward
+
+    def recording(self: layers.Linear, x: np.ndarray) -> np.ndarray:
+        seen.append(libs[0].get_num_threads())
+        return original(self, x)
+
+    monkeypatch.setattr(layers.Linear, "forward", recording)
+    manual, _ = manual_engine(build_model(ModelSpec(3, 1, (4,), "relu"), seed=0), "binary")
+    with threadpool_limits(limits=2, user_api="blas"):
+        manual(torch.randn(5, 3))
+        assert libs[0].get_num_threads() == 2
+    assert seen == [1, 1]  # both linear layers ran single-threaded

@@ -48,7 +48,7 @@ class Linear:
     def backward(self, grad: Array) -> Array:
         assert self.x is not None, "backward before forward"
         self.grad_weight = grad.T @ self.x  # (out, in): sums over the batch
-        self.grad_bias = grad.sum(axis=0)  # (out,)
+        self.grad_bias = np.add.reduce(grad, axis=0)  # (out,): grad.sum(0), minus a wrapper
         if not self.input_grad:
             return grad  # nobody reads it
         return grad @ self.weight  # (batch, in)
