@@ -193,6 +193,10 @@ from looplab.report.monitor_sections import MONITOR_SECTIONS  # noqa: E402
 
 SECTIONS[-1:-1] = MONITOR_SECTIONS
 
+from looplab.report.schedule_section import schedule_section  # noqa: E402
+
+SECTIONS.insert(SECTIONS.index(curves_section) + 1, schedule_section)
+
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em;
        color: #222; }

@@ -1,0 +1,38 @@
+"""The report's learning-rate section: the schedule a run used, update by update.
+
+Inserted into :data:`looplab.report.html.SECTIONS` after the curves; None for a constant lr.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from looplab.data.split import Split
+from looplab.plots.schedule import schedule_figure
+
+if TYPE_CHECKING:
+    from looplab.pipeline import TrainResult
+    from looplab.report.html import Section
+
+
+def schedule_section(result: TrainResult) -> Section | None:
+    """The lr of every update for clock-driven schedules (recomputed exactly), of every epoch
+    for plateau (read from the history: it followed the validation loss)."""
+    from looplab.report.html import Section, figure_html  # html.py imports this module
+
+    config, history, train = result.config, result.history, result.data.train
+    if config.schedule == "constant" or len(history) == 0:
+        return None
+    lrs, per_epoch = history.column("lr"), 1
+    if config.schedule != "plateau" and isinstance(train, Split):
+        from looplab.train.schedules import lr_sequence
+
+        size = len(train) if config.batch_size == "full" else int(config.batch_size)
+        per_epoch = len(train) // size if config.drop_last else math.ceil(len(train) / size)
+        lrs = lr_sequence(config, per_epoch)[: len(history) * per_epoch]
+    warmup = f", warm-up {config.warmup}" if config.warmup else ""
+    title = f"{config.schedule}{warmup}: lr {config.lr:g}, {config.epochs} epochs, {config.impl}"
+    fig = schedule_figure({config.schedule: lrs}, per_epoch, title)
+    note = f"<p>{per_epoch} updates per epoch.</p>" if per_epoch > 1 else ""
+    return Section("Learning rate", figure_html(fig, f"learning rate: {title}") + note)
