@@ -89,6 +89,8 @@ def train(
     model = build_model(spec, seed=config.seed)
     init_model(model, config.init, config.init_scale, seed=config.seed)  # --init; default: as built
     run_dir = resume or (create_run_dir(config.out, config.name, config) if write else None)
+    if signals is not None:
+        signals.run_dir = run_dir  # for the "resume with" line after an interruption
     monitor = LayerMonitor() if config.monitor else None  # --monitor: per-layer statistics
     # diagnoses before the guard: a NaN is explained in history.messages before it stops the run
     watchers: list[Callback] = [monitor, Diagnoses(monitor)] if monitor else [Diagnoses()]
@@ -111,7 +113,7 @@ def train(
             history = restored_history(model, start_from)  # killed after its final checkpoint
         else:
             history = fit_with_rollback(
-                model, data, config, [*extra, *callbacks], checkpoints, start_from, on_note
+                model, data, config, [*extra, *callbacks], checkpoints, start_from
             )
         history.messages[:0] = [n for n in data.notes if n not in history.messages]
         result = TrainResult(config, data, spec, model, history, run_dir)

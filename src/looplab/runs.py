@@ -197,8 +197,6 @@ def status_of(run_dir: Path) -> Iterator[None]:
         yield
     except KeyboardInterrupt as exc:  # looplab.train.interrupt.Interrupted is one
         checkpoint = getattr(exc, "checkpoint", None)
-        if hasattr(exc, "run_dir"):
-            exc.run_dir = run_dir
         write_status(run_dir, "interrupted", checkpoint=str(checkpoint) if checkpoint else None)
         raise
     except BaseException as exc:

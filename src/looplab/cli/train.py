@@ -58,12 +58,15 @@ def train(
         saved = f"checkpoint saved: {exc.checkpoint}" if exc.checkpoint else (
             "stopped at once; the last good checkpoint is intact"
         )
-        run_dir = exc.run_dir or resume
+        run_dir = signals.run_dir
         err_console.print(f"interrupted ({exc}): {saved}", highlight=False)
         if run_dir is not None:
             command = f"looplab train --resume {shlex.quote(str(run_dir))}"
             err_console.print(f"resume with: {command}", highlight=False, soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
+    finally:
+        if bar.progress is not None:  # fit stopped early on an error: leave the terminal clean
+            bar.progress.stop()
     seconds = time.perf_counter() - started
     console.print(metrics_table(result.history.last, result.test, run_title(result)))
     console.print(f"{len(result.history)} epochs in {seconds:.1f} s")

@@ -1,7 +1,7 @@
 """The divergence guard: stop at the first non-finite loss or gradient, or roll back and retry.
 
 :class:`DivergenceGuard` checks each step and raises :class:`Diverged` naming the step and the
-first layer (in forward order) whose gradient or weights are not finite. With
+first layer (in forward order) whose gradient is not finite (the monitors' check). With
 ``on_nan = "rollback"``, :func:`fit_with_rollback` catches it outside ``fit``, reloads the last
 good checkpoint with half the learning rate and resumes, at most :data:`MAX_ROLLBACKS` times:
 ``fit`` itself stays a plain loop.
@@ -9,7 +9,8 @@ good checkpoint with half the learning rate and resumes, at most :data:`MAX_ROLL
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +20,13 @@ from torch import Tensor, nn
 from looplab.config import Config
 from looplab.data.prepared import PreparedData
 from looplab.errors import LooplabError
+from looplab.inspect.diagnoses import first_nonfinite_layer
+from looplab.inspect.monitors import network
 from looplab.train.callbacks import Callback
 from looplab.train.checkpoint import Payload, latest_good
 from looplab.train.history import History
 from looplab.train.loop import fit
-from looplab.train.resume import scale_lr
+from looplab.train.resume import base_lr, scale_lr
 from looplab.train.state import LoopState
 
 MAX_ROLLBACKS = 3
@@ -31,28 +34,13 @@ MAX_ROLLBACKS = 3
 
 class Diverged(LooplabError):
     """The loss or a gradient became NaN or infinite at ``step``; ``layer`` is the first layer
-    affected (None when every parameter is still finite)."""
+    with a non-finite gradient (None if all are finite); ``lr`` the base learning rate then."""
 
-    def __init__(self, message: str, step: int, layer: str | None) -> None:
+    def __init__(self, message: str, step: int, layer: str | None, lr: float) -> None:
         super().__init__(message)
         self.step = step
         self.layer = layer
-
-
-def first_nonfinite_layer(model: Any) -> str | None:
-    """Name of the first module (in registration = forward order) with a non-finite gradient
-    or weight, with which of the two, e.g. ``"fc2 (gradient)"``; None when all are finite."""
-    if not isinstance(model, nn.Module):
-        model = getattr(model, "model", None) or getattr(model, "module", None)
-        if not isinstance(model, nn.Module):
-            return None
-    for name, module in model.named_modules():
-        for p in module.parameters(recurse=False):
-            if p.grad is not None and not bool(torch.isfinite(p.grad).all()):
-                return f"{name or 'model'} (gradient)"
-            if not bool(torch.isfinite(p).all()):
-                return f"{name or 'model'} (weights)"
-    return None
+        self.lr = lr
 
 
 def _grads_finite(optimizer: Any) -> bool:
@@ -68,10 +56,11 @@ class DivergenceGuard(Callback):
     def on_batch_end(self, state: LoopState, epoch: int, batch: int, loss: Tensor) -> None:
         if bool(torch.isfinite(loss)) and _grads_finite(state.optimizer):
             return
-        finite_loss = bool(torch.isfinite(loss))
-        what = "a gradient is not finite" if finite_loss else f"the loss is {float(loss)}"
-        layer = first_nonfinite_layer(state.model)
-        where = f"; first layer affected: {layer}" if layer else ""
+        value = float(loss.detach())
+        what = f"the loss is {value}" if not math.isfinite(value) else "a gradient is not finite"
+        layer = first_nonfinite_layer(network(state.model))  # first in forward order
+        schedule = state.scheduler.state_dict() if state.scheduler is not None else None
+        where = f"; first layer with a non-finite gradient: {layer}" if layer else ""
         hint = "" if state.config.on_nan == "rollback" else ", or use --on-nan rollback"
         raise Diverged(
             f"training diverged at step {state.step} (epoch {epoch}, batch {batch + 1}): "
@@ -79,6 +68,7 @@ class DivergenceGuard(Callback):
             f"lower --lr{hint}",
             state.step,
             layer,
+            base_lr(schedule, state.optimizer.param_groups),
         )
 
 
@@ -89,11 +79,12 @@ def fit_with_rollback(
     callbacks: Sequence[Callback],
     checkpoints: Path,
     resume: Path | Payload | None = None,
-    on_note: Callable[[str], None] = lambda message: None,
 ) -> History:
     """``fit``; on :class:`Diverged` with ``config.on_nan == "rollback"``, resume from the newest
-    good checkpoint in ``checkpoints`` with half the learning rate, at most 3 times."""
+    good checkpoint in ``checkpoints`` with half the learning rate, at most 3 times. Each
+    rollback is reported in ``history.messages`` (the progress bar prints them)."""
     rollbacks = 0
+    lrs: list[float] = []
     while True:
         try:
             return fit(model, data, config, callbacks, resume=resume)
@@ -101,13 +92,19 @@ def fit_with_rollback(
             if config.on_nan != "rollback":
                 raise
             if rollbacks == MAX_ROLLBACKS:
+                tried = ", ".join(f"{lr:.4g}" for lr in lrs)
                 raise Diverged(
-                    f"{exc} (gave up after {MAX_ROLLBACKS} rollbacks)", exc.step, exc.layer
+                    f"{exc} (gave up after {MAX_ROLLBACKS} rollbacks, at lr {tried})",
+                    exc.step,
+                    exc.layer,
+                    exc.lr,
                 ) from None
             found = latest_good(checkpoints)
             rollbacks += 1
-            resume = scale_lr(found.payload, 0.5)
-            lr = resume["optimizer"]["param_groups"][0]["lr"]
+            saved = base_lr(found.payload["scheduler"], found.payload["optimizer"]["param_groups"])
+            lr = exc.lr / 2  # half the rate that diverged, whatever the checkpoint had
+            lrs.append(lr)
+            resume = scale_lr(found.payload, lr / saved)
             note = (
                 f"rollback {rollbacks}/{MAX_ROLLBACKS}: diverged at step {exc.step}; restored "
                 f"{found.path.name} (step {found.payload['step']}) and halved the learning rate "
@@ -117,4 +114,3 @@ def fit_with_rollback(
                 "rows": resume["history"]["rows"],
                 "messages": [*resume["history"]["messages"], note],
             }
-            on_note(note)

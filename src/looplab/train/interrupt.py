@@ -24,7 +24,6 @@ class Interrupted(KeyboardInterrupt):
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
         self.checkpoint = checkpoint
-        self.run_dir: Path | None = None  # set by the pipeline: where to resume
 
     @property
     def exit_code(self) -> int:
@@ -37,6 +36,7 @@ class SignalCatcher:
 
     def __init__(self) -> None:
         self.signum: int | None = None
+        self.run_dir: Path | None = None  # the run being trained, once it has a directory
         self._previous: dict[int, Any] = {}
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:

@@ -152,6 +152,13 @@ def saved_config(payload: Payload) -> Config:
     return from_dict(values)
 
 
+def base_lr(scheduler_state: Any, param_groups: list[dict[str, Any]]) -> float:
+    """The learning rate a run was set to: the schedule's base, else the optimizer's current."""
+    if isinstance(scheduler_state, dict) and isinstance(scheduler_state.get("base_lrs"), list):
+        return float(scheduler_state["base_lrs"][0])
+    return float(param_groups[0]["lr"])
+
+
 def scale_lr(payload: Payload, factor: float) -> Payload:
     """A copy of ``payload`` whose optimizer and scheduler use ``factor`` times the learning rate
     (a rollback halves it). The config is left as it was: it records what the user asked for."""
