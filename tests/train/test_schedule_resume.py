@@ -9,6 +9,7 @@ import torch
 
 from looplab.config import Config
 from looplab.data.prepared import load_prepared
+from looplab.errors import ConfigError
 from looplab.models.mlp import MLP, build_model
 from looplab.pipeline import model_spec
 from looplab.train.checkpointer import Checkpointer
@@ -63,3 +64,19 @@ def test_resume_mid_epoch_is_bitwise_exact(
             assert torch.equal(model.state_dict()[k], v), path.name
         assert resumed.column("lr") == lrs, path.name
         assert resumed.without_timing() == history.without_timing(), path.name
+
+
+def test_resume_with_other_epochs_would_bend_the_schedule(tmp_path: Path) -> None:
+    """More epochs on resume is fine at a constant lr, but a cosine planned over 4 epochs
+    cannot silently stretch (torch's OneCycleLR would even crash): a one-line ConfigError."""
+    config = Config(epochs=4, n=100, schedule="cosine", impl="scratch", device="cpu")
+    data = load_prepared(config)
+    saver = Checkpointer(tmp_path, every_epochs=2, keep=5)
+    fit(build_model(model_spec(config, data), seed=0), data, config, [saver])
+    longer = config.replace(epochs=8)
+    with pytest.raises(
+        ConfigError,
+        match="schedule is cosine over 4 epochs, this run's would be "
+        "cosine over 8 epochs; resume with the run's --epochs",
+    ):
+        fit(build_model(model_spec(longer, data), seed=0), data, longer, resume=saver.written[-1])

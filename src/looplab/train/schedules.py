@@ -40,6 +40,7 @@ class LoopSchedule:
     scheduler: Any
     per_step: bool = False
     needs_loss: bool = False
+    plan: str = ""  # e.g. "cosine over 20 epochs": a resumed run must keep it
 
     def after_update(self) -> None:
         if self.per_step:
@@ -52,9 +53,16 @@ class LoopSchedule:
             self.scheduler.step()
 
     def state_dict(self) -> dict[str, Any]:
-        return dict(self.scheduler.state_dict())
+        return {**self.scheduler.state_dict(), "looplab_plan": self.plan}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        saved = state.pop("looplab_plan", self.plan)
+        if saved != self.plan:
+            raise ConfigError(
+                f"the checkpoint's learning-rate schedule is {saved}, this run's would be "
+                f"{self.plan}; resume with the run's --epochs (or --schedule constant)"
+            )
         self.scheduler.load_state_dict(state)
 
 
@@ -91,6 +99,7 @@ def build_scheduler(optimizer: Any, config: Config, steps_per_epoch: int) -> Loo
         raise ConfigError("one_cycle needs a warm-up of 2 updates or more; raise --warmup")
     pct_start = warmup / epochs if warmup else 0.3
     per_step = name in ("warmup_cosine", "one_cycle")
+    plan = name if name == "plateau" else f"{name} over {epochs} epochs"
     if config.impl == "scratch":
         from looplab.manual import schedules as s
 
@@ -102,11 +111,12 @@ def build_scheduler(optimizer: Any, config: Config, steps_per_epoch: int) -> Loo
             "one_cycle": lambda: s.OneCycle(optimizer, total, pct_start),
             "plateau": lambda: s.ReduceOnPlateau(optimizer, PLATEAU_FACTOR, PLATEAU_PATIENCE),
         }
-        return LoopSchedule(scratch[name](), per_step, name == "plateau")
+        return LoopSchedule(scratch[name](), per_step, name == "plateau", plan)
     return LoopSchedule(
         _torch_scheduler(optimizer, name, epochs, warmup * steps_per_epoch, total, pct_start),
         per_step,
         name == "plateau",
+        plan,
     )
 
 
