@@ -47,3 +47,22 @@ def test_landscape_errors_are_one_line(tmp_path, capsys) -> None:  # type: ignor
     assert "does not exist" in capsys.readouterr().err
     assert run(["landscape", "--linear", "--dataset", "moons", "--out", str(tmp_path)]) == 2
     assert "use --dataset linear" in capsys.readouterr().err
+
+
+def test_the_grid_progress_bar_appears_only_for_slow_grids(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from looplab.cli import landscape as module
+
+    clock = [100.0]
+    monkeypatch.setattr(module.time, "perf_counter", lambda: clock[0])
+    fast = module.LazyProgress("grid")
+    fast(0, 41)
+    clock[0] += 0.001  # a row in 1 ms: 41 rows take 0.04 s
+    fast(1, 41)
+    assert fast.progress is None
+    slow = module.LazyProgress("grid")
+    slow(0, 41)
+    clock[0] += 0.1  # a row in 100 ms: 4 s for the grid
+    slow(1, 41)
+    assert slow.progress is not None
+    slow(41, 41)  # done: the bar is stopped
+    assert slow.progress.finished

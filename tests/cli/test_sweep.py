@@ -36,3 +36,13 @@ def test_sweep_errors_are_one_line(tmp_path, capsys) -> None:  # type: ignore[no
     assert run(["sweep", "--out", str(tmp_path)]) == 2
     assert "--vary" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())  # nothing written for a sweep that could not start
+
+
+def test_save_runs_writes_each_run_directory_inside_the_sweep(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    code = run(["sweep", "--vary", "activation=relu,tanh", "--epochs", "1", "--n", "60",
+                "--out", str(tmp_path), "--name", "s", "--save-runs"])
+    assert code == 0
+    runs = sorted(p.name for p in (tmp_path / "s" / "runs").iterdir())
+    assert runs == ["relu-seed0", "tanh-seed0"]
+    assert (tmp_path / "s" / "runs" / "tanh-seed0" / "model.pt").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s"]  # nothing outside the sweep

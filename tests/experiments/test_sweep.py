@@ -14,6 +14,7 @@ from looplab.experiments.sweep import (
     parse_vary,
     run_sweep,
     summarize,
+    sweep,
     sweep_points,
 )
 from looplab.pipeline import train
@@ -85,7 +86,9 @@ def test_two_jobs_give_the_same_histories_as_one() -> None:
     base = Config(epochs=3, n=120, hidden=[8])
     points = sweep_points(base, [parse_vary("batch_size=16,full")])
     seen: list[str] = []
-    serial = run_sweep(points, jobs=1)
+    result = sweep(base, ["batch_size=16,full"])  # the Python API: jobs=1 by default
+    serial = result.outcomes
+    assert [s.label for s in result.summaries] == ["batch_size=16", "batch_size=full"]
     parallel = run_sweep(points, jobs=2, on_result=lambda o: seen.append(o.point.label))
     assert sorted(seen) == ["batch_size=16", "batch_size=full"]
     for a, b in zip(serial, parallel, strict=True):

@@ -164,6 +164,30 @@ def run_sweep(
     return [outcomes[i] for i in range(len(points))]
 
 
+@dataclass
+class SweepResult:
+    """A finished sweep: its axes, every run (grid order, seeds innermost) and one summary row
+    per grid cell."""
+
+    axes: list[Axis]
+    outcomes: list[RunOutcome]
+    summaries: list[CellSummary]
+
+
+def sweep(
+    base: Config,
+    vary: Sequence[str],
+    seeds: int = 1,
+    jobs: int = 1,
+    target: float = 0.9,
+    on_result: Callable[[RunOutcome], None] = lambda outcome: None,
+) -> SweepResult:
+    """The Python face of ``looplab sweep``: ``sweep(Config(), ["batch_size=8,32"], seeds=3)``."""
+    axes = [parse_vary(text) for text in vary]
+    outcomes = run_sweep(sweep_points(base, axes, seeds), jobs, on_result)
+    return SweepResult(axes, outcomes, summarize(outcomes, target))
+
+
 # ---------------------------------------------------------------- the results table
 
 
@@ -259,12 +283,14 @@ __all__ = [
     "CellSummary",
     "RunOutcome",
     "SweepPoint",
+    "SweepResult",
     "main_metric",
     "markdown",
     "parse_vary",
     "run_point",
     "run_sweep",
     "summarize",
+    "sweep",
     "sweep_points",
     "table",
 ]
