@@ -150,3 +150,9 @@ def test_blas_runs_on_one_thread_inside_the_engine_and_is_restored_after(
         manual(torch.randn(5, 3))
         assert libs[0].get_num_threads() == 2
     assert seen == [1, 1]  # both linear layers ran single-threaded
+
+
+def test_the_manual_engine_refuses_parameters_off_the_cpu() -> None:
+    model = build_model(ModelSpec(3, 1, (4,), "relu"), seed=0).to("meta")
+    with pytest.raises(ConfigError, match=r"runs on the CPU \(numpy\); use --device cpu"):
+        manual_engine(model, "binary")

@@ -40,7 +40,9 @@ class OneBlasThread:
     """
 
     def __init__(self) -> None:
-        self.libs = blas_libraries()
+        # libraries already on one thread (OPENBLAS_NUM_THREADS=1, threadpool_limits) are left
+        # alone: asking costs as much as a small matrix product
+        self.libs = [lib for lib in blas_libraries() if lib.get_num_threads() > 1]
         self.saved = [1] * len(self.libs)  # thread counts found on entry, restored on exit
 
     def __enter__(self) -> None:
