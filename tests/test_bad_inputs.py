@@ -55,6 +55,58 @@ FILES: dict[str, str | bytes] = {
 }
 
 
+class _RunsCode:
+    """Unpickling this would run a shell command: a hostile checkpoint's payload."""
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        import os
+
+        return (os.system, ("touch pwned",))
+
+
+def _damaged_runs(runs: Path) -> None:
+    """Copies of runs/good with a damaged checkpoint or model file (issue 5's rows)."""
+    import hashlib
+    import io
+    import shutil
+
+    from looplab.train.checkpoint import CHECKPOINT_DIR, list_checkpoints
+
+    def only_checkpoint(name: str) -> Path:
+        shutil.copytree(runs / "good", runs / name)
+        (runs / name / "status.json").write_text('{"status": "interrupted"}')
+        *older, newest = list_checkpoints(runs / name / CHECKPOINT_DIR)
+        for path in older:
+            path.unlink()
+        return newest
+
+    def checkpoint_file(payload: object, version: int = 1) -> bytes:
+        buffer = io.BytesIO()
+        torch.save(payload, buffer)
+        body = buffer.getvalue()
+        digest = hashlib.sha256(body).hexdigest()
+        return f"LOOPLAB-CHECKPOINT {version} sha256={digest} size={len(body)}\n".encode() + body
+
+    path = only_checkpoint("truncated")
+    path.write_bytes(path.read_bytes()[:-100])
+    path = only_checkpoint("flipped")
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x04
+    path.write_bytes(bytes(data))
+    only_checkpoint("hostile").write_bytes(
+        checkpoint_file({"format_version": 1, "x": _RunsCode()})
+    )
+    only_checkpoint("future").write_bytes(checkpoint_file({"format_version": 2}, version=2))
+    torch.save({"w": torch.zeros(2)}, only_checkpoint("plain"))
+    for name in ("newer_model", "cut_model", "no_spec"):
+        shutil.copytree(runs / "good", runs / name)
+    payload = torch.load(runs / "good" / "model.pt", weights_only=True)
+    torch.save({**payload, "format_version": 2}, runs / "newer_model" / "model.pt")
+    model = runs / "cut_model" / "model.pt"
+    model.write_bytes(model.read_bytes()[:200])
+    torch.save({k: v for k, v in payload.items() if k != "spec"}, runs / "no_spec" / "model.pt")
+
+
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A scratch directory with the fixture files and one finished run, runs/good."""
@@ -68,6 +120,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "somedir").mkdir()
     code = run(["train", "--epochs", "2", "--out", str(root / "runs"), "--name", "good"])
     assert code == 0
+    _damaged_runs(root / "runs")
     return root
 
 

@@ -64,9 +64,11 @@ def train(
             command = f"looplab train --resume {shlex.quote(str(run_dir))}"
             err_console.print(f"resume with: {command}", highlight=False, soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
-    finally:
-        if bar.progress is not None:  # fit stopped early on an error: leave the terminal clean
+    except BaseException:
+        if bar.progress is not None:  # fit stopped on an error: clear the bar, keep the message
+            bar.progress.live.transient = True
             bar.progress.stop()
+        raise
     seconds = time.perf_counter() - started
     console.print(metrics_table(result.history.last, result.test, run_title(result)))
     console.print(f"{len(result.history)} epochs in {seconds:.1f} s")

@@ -28,7 +28,8 @@ class ProgressBar(Callback):
         self.shown_messages = 0
 
     def on_fit_start(self, state: LoopState) -> None:
-        if self.progress is not None:  # a rollback restarts fit: one live bar at a time
+        if self.progress is not None:  # a rollback restarts fit: replace the bar, one at a time
+            self.progress.live.transient = True
             self.progress.stop()
         self.progress = Progress(
             TextColumn("[bold]{task.description}"),

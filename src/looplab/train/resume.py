@@ -193,13 +193,18 @@ def resume_config(run_dir: Path, config_file: Path | None, overrides: dict[str, 
             f"cannot resume {str(run_dir)!r}: no such run directory; "
             "give one written by `looplab train` (see `looplab runs`)"
         )
+    from looplab.train.checkpoint import CHECKPOINT_DIR, latest_good
+
     saved = run_dir / "config.toml"
     if saved.exists():
         values = load_toml(saved)
-    else:
-        from looplab.train.checkpoint import CHECKPOINT_DIR, latest_good
-
+    elif (run_dir / CHECKPOINT_DIR).is_dir():
         values = dict(latest_good(run_dir / CHECKPOINT_DIR, set_aside=False).payload["config"])
+    else:
+        raise RunError(
+            f"cannot resume {str(run_dir)!r}: it is not a looplab run directory (no config.toml, "
+            "no checkpoints/); give one written by `looplab train` (see `looplab runs`)"
+        )
     if config_file is not None:
         values.update(load_toml(config_file))
     values.update({k: v for k, v in overrides.items() if v is not None})
