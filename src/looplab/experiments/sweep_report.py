@@ -79,7 +79,7 @@ def write_sweep(
         "metric.png": band_curves(outcomes, metric, _pretty(metric),
                                   f"{_pretty(metric)} — {title}"),
         "final.png": final_metric_bars(summaries, f"final {_pretty(metric)}",
-                                       f"Final {_pretty(metric)}, mean ± std over seeds"),
+                                       f"Final {_pretty(metric)} (mean ± std) — {title}"),
     }
     images = []  # each figure is saved once, then embedded from its PNG: one self-contained page
     for name, fig in figures.items():
