@@ -37,7 +37,9 @@ def trained():  # type: ignore[no-untyped-def]
 
 def test_slice_at_the_origin_is_the_trained_models_loss(trained) -> None:  # type: ignore[no-untyped-def]
     result, _, X, y = trained
+    threads = torch.get_num_threads()
     s = loss_slice(result.model, X, y, "binary", resolution=5, span=0.5)
+    assert torch.get_num_threads() == threads  # the grid ran on one thread, then restored
     with torch.no_grad():
         expected = float(TaskLoss("binary")(result.model(X), y))
     assert s.loss[2, 2].item() == pytest.approx(expected, rel=1e-6)
