@@ -23,6 +23,7 @@ from looplab.config import Config
 from looplab.data.batches import make_batches
 from looplab.data.prepared import PreparedData
 from looplab.errors import ConfigError
+from looplab.inspect.landscape import one_thread
 from looplab.models.losses import TaskLoss
 from looplab.train.optimizers import build_optimizer
 
@@ -99,25 +100,26 @@ def lr_range_test(
         while True:
             yield from batches.epoch()
 
-    for step, (xb, yb) in zip(range(steps), forever(), strict=False):
-        lr = start_lr * factor**step
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        loss = loss_fn(trial(xb), yb)  # (,) mean over the batch
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        value = float(loss.detach())
-        average = beta * average + (1 - beta) * value
-        smooth = average / (1 - beta ** (step + 1))  # bias-corrected, as in Adam
-        lrs.append(lr)
-        losses.append(value)
-        smoothed.append(smooth)
-        on_step(step + 1, steps)
-        if not math.isfinite(smooth) or smooth > diverge * best:
-            stopped = True
-            break
-        best = min(best, smooth)
+    with one_thread():  # small steps: 2-5x faster without intra-op thread hand-offs
+        for step, (xb, yb) in zip(range(steps), forever(), strict=False):
+            lr = start_lr * factor**step
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            loss = loss_fn(trial(xb), yb)  # (,) mean over the batch
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            value = float(loss.detach())
+            average = beta * average + (1 - beta) * value
+            smooth = average / (1 - beta ** (step + 1))  # bias-corrected, as in Adam
+            lrs.append(lr)
+            losses.append(value)
+            smoothed.append(smooth)
+            on_step(step + 1, steps)
+            if not math.isfinite(smooth) or smooth > diverge * best:
+                stopped = True
+                break
+            best = min(best, smooth)
     finite = [s if math.isfinite(s) else math.inf for s in smoothed]
     index = steepest_descent(lrs, finite)
     lowest = int(np.argmin(finite))
