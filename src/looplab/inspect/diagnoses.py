@@ -104,8 +104,7 @@ class Diagnoses(Callback):
         value = float(loss.detach())
         if state.step == 1:
             self.first_loss = value
-        last_total = self.monitor.last_step_total() if self.monitor is not None else None
-        grads_bad = last_total is not None and not math.isfinite(last_total)
+        grads_bad = self.monitor is not None and self.monitor.last_step_finite() is False
         if math.isfinite(value) and not grads_bad:
             return
         layer = first_nonfinite_layer(network(state.model))

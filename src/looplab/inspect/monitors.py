@@ -36,17 +36,42 @@ from looplab.train.state import LoopState
 ACTIVATIONS_FILE = "activations.npz"
 
 
+# Outputs kept per layer before they are reduced: bounds the memory the monitor holds.
+REDUCE_EVERY = 1 << 20  # elements
+
+
 @dataclass
 class _ActivationStats:
-    """Running sums of one activation layer's outputs over an epoch."""
+    """One activation layer over an epoch: its outputs are kept by reference (no work per
+    batch) and reduced every ``REDUCE_EVERY`` elements and at the epoch's end."""
 
     relu: bool
-    total: Tensor = field(default_factory=lambda: torch.zeros((), dtype=torch.float64))
-    squares: Tensor = field(default_factory=lambda: torch.zeros((), dtype=torch.float64))
+    pending: list[Tensor] = field(default_factory=list)  # (batch, units) outputs not reduced yet
+    pending_size: int = 0
+    total: float = 0.0
+    squares: float = 0.0
     count: int = 0
-    fired: Tensor | None = None  # (units,) True where the unit was positive at least once
+    peak: Tensor | None = None  # (units,) max output seen: a unit fired if its peak > 0
     sample: list[Tensor] = field(default_factory=list)  # kept outputs, (rows, units) each
     sampled_rows: int = 0
+
+    def add(self, h: Tensor) -> None:
+        self.pending.append(h)
+        self.pending_size += h.numel()
+        if self.pending_size >= REDUCE_EVERY:
+            self.reduce()
+
+    def reduce(self) -> None:
+        if not self.pending:
+            return
+        h = torch.cat(self.pending).double()  # (rows, units)
+        self.pending, self.pending_size = [], 0
+        self.total += float(h.sum())
+        self.squares += float((h * h).sum())
+        self.count += h.numel()
+        if self.relu:
+            peak = h.amax(dim=0)
+            self.peak = peak if self.peak is None else torch.maximum(self.peak, peak)
 
 
 def network(model: nn.Module) -> nn.Module:
@@ -98,11 +123,21 @@ class LayerMonitor(Callback):
         layers = linear_layers(model)
         self.layer_names = [n for n, _ in layers]
         self._weights = [m.weight for _, m in layers]
-        self._params = [p for _, m in layers for p in m.parameters(recurse=False)]
-        owner = [i for i, (_, m) in enumerate(layers) for _ in m.parameters(recurse=False)]
-        self._owner = torch.tensor(owner, device=state.device)  # (params,) layer index
         self._all_params = [p for p in model.parameters() if p.requires_grad]
-        self._previous = [w.detach().clone() for w in self._weights]
+        device = state.device
+        index = {id(p): i for i, p in enumerate(self._all_params)}
+        # (layers, params) 0/1: which parameters (weight, bias) belong to each linear layer
+        self._membership = torch.zeros(len(layers), len(self._all_params), dtype=torch.float64,
+                                       device=device)
+        for i, (_, m) in enumerate(layers):
+            for p in m.parameters(recurse=False):
+                self._membership[i, index[id(p)]] = 1.0
+        # Each element of the flattened gradients (weights) -> its parameter (layer) index, so
+        # one bincount sums the squares of every parameter at once.
+        self._grad_owner = _owners([p.numel() for p in self._all_params], device)
+        sizes = [w.numel() for w in self._weights]
+        self._weight_owner = _owners(sizes + sizes, device)  # [update | weight] halves
+        self._previous = _flat(self._weights)
         if self.histogram_epochs is None:
             last = state.config.epochs
             self.histogram_epochs = {1, max(1, last // 2), last}
@@ -115,29 +150,26 @@ class LayerMonitor(Callback):
         self._sampling = epoch in (self.histogram_epochs or set())
         for name, stats in self._acts.items():
             self._acts[name] = _ActivationStats(relu=stats.relu)
+        self._grad_squares: list[Tensor] = []  # (params,) per step: sum of squared gradients
+        self._update_squares: list[Tensor] = []  # (2 * layers,) per step: ||dW||^2 | ||W||^2
+        w = self._previous
         n = len(self.layer_names)
-        self._grad_sum = torch.zeros(n, device=state.device)
-        self._ratio_sum = torch.zeros(n, device=state.device)
-        self._totals: list[Tensor] = []
-        self._steps = 0
+        owner = self._weight_owner[: w.numel()]  # the first half indexes layers 0..n-1
+        self._start_squares = torch.bincount(owner, weights=w * w, minlength=n)  # ||W||^2
 
     def on_batch_end(self, state: LoopState, epoch: int, batch: int, loss: Tensor) -> None:
+        # A handful of whole-model kernels, nothing reduced per layer: epoch_stats does that.
         with torch.no_grad():
-            grads = [p.grad for p in self._params]
+            grads = [p.grad for p in self._all_params]
             if all(g is not None for g in grads):
-                norms = torch.stack(torch._foreach_norm(grads))  # type: ignore[arg-type]
-                per_layer = torch.zeros_like(self._grad_sum).index_add_(0, self._owner, norms**2)
-                self._grad_sum += per_layer.sqrt()
-                every = [p.grad for p in self._all_params if p.grad is not None]
-                total = torch.stack(torch._foreach_norm(every)).square().sum().sqrt()
-                self._totals.append(total)
-            weights = [w.detach() for w in self._weights]
-            deltas = torch._foreach_sub(weights, self._previous)
-            moved = torch.stack(torch._foreach_norm(deltas))
-            size = torch.stack(torch._foreach_norm(self._previous))
-            self._ratio_sum += moved / size.clamp_min(1e-12)
-            torch._foreach_copy_(self._previous, weights)
-            self._steps += 1
+                g = _flat(grads)  # type: ignore[arg-type]
+                self._grad_squares.append(torch.bincount(
+                    self._grad_owner, weights=g * g, minlength=len(grads)))
+            w = _flat(self._weights)
+            both = torch.cat((w - self._previous, w))
+            self._update_squares.append(torch.bincount(
+                self._weight_owner, weights=both * both, minlength=2 * len(self._weights)))
+            self._previous = w
 
     def on_epoch_end(self, state: LoopState, epoch: int, row: Row) -> None:
         row.update(self.epoch_stats(epoch))
@@ -149,36 +181,43 @@ class LayerMonitor(Callback):
 
     # ---- measurements -------------------------------------------------------------------
 
-    def last_step_total(self) -> float | None:
-        """Total gradient norm of the latest step (None before any step with gradients)."""
-        return float(self._totals[-1]) if getattr(self, "_totals", None) else None
+    def last_step_finite(self) -> bool | None:
+        """Whether every gradient of the latest step is finite (None before any such step)."""
+        squares = getattr(self, "_grad_squares", None)
+        return bool(torch.isfinite(squares[-1].sum())) if squares else None
 
     def epoch_stats(self, epoch: int) -> Row:
         """The columns of this epoch (called at its end)."""
         out: Row = {}
         for name, s in self._acts.items():
+            s.reduce()
             if s.count:
-                mean = float(s.total) / s.count
-                var = max(float(s.squares) / s.count - mean * mean, 0.0)
-                out[f"act_mean/{name}"], out[f"act_std/{name}"] = mean, var**0.5
-            if s.relu and s.fired is not None:
-                out[f"dead_frac/{name}"] = int((~s.fired).sum()) / s.fired.numel()
+                mean = s.total / s.count
+                var = s.squares / s.count - mean * mean
+                out[f"act_mean/{name}"], out[f"act_std/{name}"] = mean, max(var, 0.0) ** 0.5
+            if s.peak is not None:
+                out[f"dead_frac/{name}"] = int((s.peak <= 0).sum()) / s.peak.numel()
             if s.sample:
                 values = torch.cat(s.sample).flatten().float().cpu().numpy()
                 self.samples.setdefault(epoch, {})[name] = values
-        steps = max(self._steps, 1)
-        grads = (self._grad_sum / steps).tolist()
-        ratios = (self._ratio_sum / steps).tolist()
-        totals = torch.stack(self._totals).tolist() if self._totals else []
-        self.step_totals.extend(totals)
-        for i, name in enumerate(self.layer_names):
-            if self._totals:
-                out[f"grad_norm/{name}"] = grads[i]
-            out[f"weight_norm/{name}"] = float(self._weights[i].detach().norm())
-            if self._steps:
-                out[f"update_ratio/{name}"] = ratios[i]
-        if totals:
+        n = len(self.layer_names)
+        if self._grad_squares:
+            squares = torch.stack(self._grad_squares).double()  # (steps, params)
+            per_layer = (squares @ self._membership.T).sqrt()  # (steps, layers)
+            totals = squares.sum(1).sqrt().tolist()  # (steps,)
+            self.step_totals.extend(totals)
+            out |= {f"grad_norm/{name}": v for name, v in
+                    zip(self.layer_names, per_layer.mean(0).tolist(), strict=True)}
             out["grad_norm/total"] = sum(totals) / len(totals)
+        for i, w in enumerate(self._weights):
+            out[f"weight_norm/{self.layer_names[i]}"] = float(w.detach().norm())
+        if self._update_squares:
+            both = torch.stack(self._update_squares).double().sqrt()  # (steps, 2 * layers)
+            moved, after = both[:, :n], both[:, n:]
+            before = torch.cat((self._start_squares.sqrt()[None], after[:-1]))  # (steps, layers)
+            ratios = (moved / before.clamp_min(1e-12)).mean(0).tolist()
+            out |= {f"update_ratio/{name}": v for name, v in
+                    zip(self.layer_names, ratios, strict=True)}
         return out
 
     def _hook(self, name: str) -> Any:
@@ -186,18 +225,12 @@ class LayerMonitor(Callback):
             if not module.training:  # validation passes are not training statistics
                 return
             s = self._acts[name]
-            with torch.no_grad():
-                h = output.detach()  # (batch, units)
-                s.total += h.sum(dtype=torch.float64)
-                s.squares += (h.double() ** 2).sum()
-                s.count += h.numel()
-                if s.relu:
-                    fired = (h > 0).any(dim=0)  # (units,)
-                    s.fired = fired if s.fired is None else s.fired | fired
-                if self._sampling and s.sampled_rows < self.sample_rows:
-                    keep = h[: self.sample_rows - s.sampled_rows]
-                    s.sample.append(keep.clone())
-                    s.sampled_rows += len(keep)
+            h = output.detach()  # (batch, units); kept by reference, reduced later
+            s.add(h)
+            if self._sampling and s.sampled_rows < self.sample_rows:
+                keep = h[: self.sample_rows - s.sampled_rows]
+                s.sample.append(keep)
+                s.sampled_rows += len(keep)
 
         return record
 
@@ -209,6 +242,17 @@ class LayerMonitor(Callback):
             for layer, values in layers.items()
         }
         np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
+
+
+def _flat(tensors: Sequence[Tensor]) -> Tensor:
+    """Every element of ``tensors`` in one 1-D tensor (a copy: later steps do not change it)."""
+    return torch.cat([t.detach().reshape(-1) for t in tensors])
+
+
+def _owners(sizes: list[int], device: torch.device) -> Tensor:
+    """``[0]*sizes[0] + [1]*sizes[1] + ...``: the index of the tensor each element came from."""
+    counts = torch.tensor(sizes, device=device)
+    return torch.repeat_interleave(torch.arange(len(sizes), device=device), counts)
 
 
 def load_samples(path: Path) -> dict[int, dict[str, np.ndarray]]:
