@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 
@@ -15,14 +15,12 @@ from looplab.cli.output import console, err_console, metrics_table
 @app.command()
 @config_options
 def train(
-    resume: Annotated[
-        Path | None,
-        typer.Option(
-            "--resume",
-            metavar="RUN_DIR",
-            help="continue this interrupted run exactly where it stopped (flags may add epochs)",
-        ),
-    ] = None,
+    resume: Path | None = typer.Option(  # noqa: B008 - typer's way to declare an option
+        None,
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue this interrupted run exactly where it stopped (flags may add epochs)",
+    ),
     config_file: Path | None = None,
     overrides: dict[str, Any] | None = None,
 ) -> None:

@@ -43,18 +43,19 @@ class Diverged(LooplabError):
         self.lr = lr
 
 
-def _grads_finite(optimizer: Any) -> bool:
-    grads = [p.grad for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
-    if not grads:
-        return True
-    return bool(torch.stack([torch.isfinite(g).all() for g in grads]).all())  # one sync
+def _all_finite(loss: Tensor, optimizer: Any) -> bool:
+    """Loss and every gradient finite? One fused check and one sync: ~5x cheaper than a check
+    per tensor (benchmarks/checkpoint_overhead.py)."""
+    flat = [p.grad.reshape(-1) for g in optimizer.param_groups for p in g["params"]
+            if p.grad is not None]  # fmt: skip
+    return bool(torch.isfinite(torch.cat([loss.detach().reshape(1), *flat])).all())
 
 
 class DivergenceGuard(Callback):
     """After every step: a NaN/inf loss or gradient raises :class:`Diverged`."""
 
     def on_batch_end(self, state: LoopState, epoch: int, batch: int, loss: Tensor) -> None:
-        if bool(torch.isfinite(loss)) and _grads_finite(state.optimizer):
+        if _all_finite(loss, state.optimizer):
             return
         value = float(loss.detach())
         what = f"the loss is {value}" if not math.isfinite(value) else "a gradient is not finite"
