@@ -39,3 +39,16 @@ def test_a_written_run_saves_its_path(quick_config) -> None:  # type: ignore[no-
     path = TrainingPath.load(result.run_dir / "path.pt")
     assert path.epochs == list(range(quick_config.epochs + 1))
     assert torch.equal(path.points[-1], flat_parameters(result.model))
+
+
+def test_after_early_stopping_the_last_snapshot_is_the_restored_best_epoch() -> None:
+    config = Config(epochs=40, n=100, hidden=[16], lr=0.3, patience=2).validate()
+    recorder = PathRecorder()
+    result = train(config, callbacks=[recorder], write=False)
+    path = recorder.path
+    stopped = len(result.history)
+    assert stopped < 40  # early stopping did stop
+    best = int(min(result.history, key=lambda row: row["val_loss"])["epoch"])
+    assert path.epochs[-1] == best and path.epochs[-2] == stopped
+    assert torch.equal(path.points[-1], path.points[best])  # the restored weights, seen before
+    assert torch.equal(path.points[-1], flat_parameters(result.model))

@@ -110,9 +110,10 @@ class PathRecorder(Callback):
     def on_fit_end(self, state: LoopState, history: History) -> None:
         final = flat_parameters(state.model)
         if not torch.equal(final, self.points[-1]):  # early stopping restored older weights
+            restored = state.stopper.best_state is not None
             self.points.append(final)
             self.steps.append(state.step)
-            self.epochs.append(state.epoch)
+            self.epochs.append(state.stopper.best_epoch if restored else state.epoch)
 
     @property
     def path(self) -> TrainingPath:
