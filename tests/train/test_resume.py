@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -9,10 +10,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch.utils.data import TensorDataset
 
 from looplab.cli import run
 from looplab.config import Config
 from looplab.data.prepared import load_prepared
+from looplab.data.split import Split
 from looplab.errors import ConfigError
 from looplab.models.mlp import MLP, build_model
 from looplab.pipeline import model_spec
@@ -55,6 +58,51 @@ def test_resume_from_every_checkpoint_is_bitwise_exact(tmp_path: Path) -> None:
     assert len(saver.written) >= 8  # mid-epoch ones (11 batches per epoch) and the final one
     for path in saver.written:
         model = new_model()
+        resumed = fit(model, data, config, resume=path)
+        assert same_weights(model.state_dict(), reference.state_dict()), path.name
+        assert resumed.without_timing() == history.without_timing(), path.name
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"engine": "manual", "impl": "scratch", "optimizer": "momentum", "schedule": "cosine"},
+        {"impl": "scratch", "optimizer": "adamw", "schedule": "warmup_cosine", "warmup": 1},
+        {"optimizer": "rmsprop", "schedule": "plateau", "norm": "batch"},
+        {"optimizer": "nesterov", "schedule": "one_cycle", "dropout": 0.3},
+    ],
+    ids=["manual-engine", "scratch-adamw-warmup", "rmsprop-plateau-batchnorm", "one-cycle"],
+)
+def test_exact_resume_with_every_engine_optimizer_and_schedule(
+    tmp_path: Path, fields: dict[str, object]
+) -> None:
+    config = Config(epochs=3, n=120, batch_size=10, device="cpu", **fields)  # type: ignore[arg-type]
+    config.validate()
+    data = load_prepared(config)
+    reference = build_model(model_spec(config, data), seed=0)
+    history = fit(reference, data, config)
+    saver = Checkpointer(tmp_path, every_steps=7, keep=100)
+    fit(build_model(model_spec(config, data), seed=0), data, config, [saver])
+    for path in saver.written[1:4]:  # mid-epoch ones: optimizer and schedule state matter
+        model = build_model(model_spec(config, data), seed=0)
+        resumed = fit(model, data, config, resume=path)
+        assert same_weights(model.state_dict(), reference.state_dict()), path.name
+        assert resumed.without_timing() == history.without_timing(), path.name
+
+
+def test_exact_resume_of_a_torch_dataset(tmp_path: Path) -> None:
+    """A streamed Dataset (DataLoader batches) resumes exactly too: its sampler's generator goes
+    back to the epoch's start and the loader replays the batches already done."""
+    config = Config(epochs=2, n=120, batch_size=10, dropout=0.2, device="cpu").validate()
+    split = load_prepared(config)
+    assert isinstance(split.train, Split)
+    data = dataclasses.replace(split, train=TensorDataset(split.train.X, split.train.y))
+    reference = build_model(model_spec(config, data), seed=0)
+    history = fit(reference, data, config)
+    saver = Checkpointer(tmp_path, every_steps=5, keep=100)
+    fit(build_model(model_spec(config, data), seed=0), data, config, [saver])
+    for path in saver.written[:3]:
+        model = build_model(model_spec(config, data), seed=0)
         resumed = fit(model, data, config, resume=path)
         assert same_weights(model.state_dict(), reference.state_dict()), path.name
         assert resumed.without_timing() == history.without_timing(), path.name
