@@ -119,6 +119,8 @@ def test_descent_paths_start_together_and_full_batch_is_plain_gradient_descent()
         w, b = w - 0.1 * float(2 * (residual * x).mean()), b - 0.1 * float(2 * residual.mean())
         assert full[step].tolist() == pytest.approx([w, b], rel=1e-5)
     assert land.loss.min() >= land.optimum_loss - 1e-9  # nothing on the grid beats lstsq
+    residual = w * x + b - y
+    assert land.final_loss["full batch (40)"] == pytest.approx(float((residual**2).mean()))
 
 
 def test_projection_and_pca_recover_a_path_drawn_in_a_known_plane() -> None:

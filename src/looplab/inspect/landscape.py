@@ -60,6 +60,7 @@ class LinearLandscape:
     optimum_loss: float
     start: tuple[float, float]
     paths: dict[str, Tensor] = field(default_factory=dict)
+    final_loss: dict[str, float] = field(default_factory=dict)  # NaN or huge: it diverged
     config: Config | None = None
 
 
@@ -129,17 +130,25 @@ def linear_landscape(
         batch_label(bs, len(train)): descent_path(config.replace(batch_size=bs), data, start)
         for bs in batch_sizes
     }
-    # a grid around the optimum that holds the start and every (finite) step
-    visited = torch.cat([torch.tensor([start, (w_opt, b_opt)]).double(), *paths.values()])
+    # a grid around the optimum that holds the start and every finite step, but no more than
+    # 3x the start's distance: a diverging path leaves the picture instead of flattening it
+    optimum = torch.tensor([w_opt, b_opt]).double()
+    visited = torch.cat([torch.tensor([start]).double(), *paths.values()])
     visited = visited[torch.isfinite(visited).all(dim=1)]
-    radius = (visited - torch.tensor([w_opt, b_opt]).double()).abs().max(dim=0).values
-    radius = torch.clamp(radius * 1.15, min=0.5, max=1e3)
+    reach = (torch.tensor(start).double() - optimum).abs()
+    radius = (visited - optimum).abs().max(dim=0).values
+    radius = torch.minimum(radius * 1.15, 3 * reach).clamp(min=0.5)
     w = torch.linspace(w_opt - radius[0].item(), w_opt + radius[0].item(), resolution).double()
     b = torch.linspace(b_opt - radius[1].item(), b_opt + radius[1].item(), resolution).double()
     x, y = train.X[:, 0], train.y
     optimum_loss = float(linear_loss_grid(x, y, torch.tensor([w_opt]), torch.tensor([b_opt]))[0, 0])
+    final_loss = {
+        label: float(linear_loss_grid(x, y, path[-1:, 0], path[-1:, 1])[0, 0])
+        for label, path in paths.items()
+    }
     return LinearLandscape(
-        w, b, linear_loss_grid(x, y, w, b), (w_opt, b_opt), optimum_loss, start, paths, config
+        w, b, linear_loss_grid(x, y, w, b), (w_opt, b_opt), optimum_loss, start, paths,
+        final_loss, config,
     )
 
 

@@ -40,7 +40,8 @@ def linear_contour(land: LinearLandscape, title: str) -> Figure:
         (line,) = ax.plot(p[:, 0], p[:, 1], color=colours[(len(order) - 1 - k) % len(colours)],
                           lw=2.2 if last else 1.0, alpha=1.0 if last else 0.85,
                           marker="o" if len(p) <= 60 else None, ms=3.5,
-                          label=f"{label}: {len(p) - 1} steps")
+                          label=f"{label}: {len(p) - 1} steps, final loss "
+                                f"{land.final_loss.get(label, float('nan')):.3g}")
         handles[label] = line
     ordered = [handles[label] for label in land.paths]  # legend in the caller's order
     ax.plot(*land.start, marker="s", color="black", ms=7, ls="none", label="start")
