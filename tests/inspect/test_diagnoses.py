@@ -167,3 +167,18 @@ def test_a_healthy_default_run_gets_no_diagnosis() -> None:
     assert diagnoses_in(history.messages) == []
     assert set(KINDS) == {NONFINITE, EXPLODING, "vanishing gradients", DEAD_RELU, PLATEAU,
                           OVERFITTING}
+
+
+def test_overfitting_ignores_a_single_noisy_epoch_but_not_a_sustained_rise() -> None:
+    from looplab.inspect.diagnoses import overfitting
+
+    train = [1.0 - 0.01 * i for i in range(30)]  # falling steadily
+    flat = [0.5, 0.52, 0.49, 0.51, 0.5] * 6
+    spike = [*flat[:-1], 0.8]  # one bad epoch at the end of the window
+    assert overfitting(flat, train, 10) is None
+    assert overfitting(spike, train, 10) is None
+    rising = [0.5] * 15 + [0.5 + 0.03 * i for i in range(1, 16)]
+    found = overfitting(rising, [0.3 - 0.005 * i for i in range(30)], 10)
+    assert found is not None and found[1] > 1.1 * found[0]
+    below_train = [0.1 * v for v in rising]  # validation still better than training: no
+    assert overfitting(below_train, train, 10) is None

@@ -76,7 +76,8 @@ def test_monitor_figures_label_their_axes_and_draw_one_line_per_layer(tmp_path: 
         "activation std", "dead ReLU fraction (never fired)"]
     hist = activation_histograms(load_samples(run_dir / ACTIVATIONS_FILE), "moons")
     visible = [ax for ax in hist.axes if ax.get_visible()]
-    assert [ax.get_title() for ax in visible] == ["act1", "act2", "act3"]
+    assert [ax.get_title().split()[0] for ax in visible] == ["act1", "act2", "act3"]
+    assert "exactly 0)" in visible[0].get_legend().get_texts()[0].get_text()  # ReLU zeros
     assert all(ax.get_xlabel() == "activation value" for ax in visible)
     with pytest.raises(ValueError, match="--monitor"):
         gradient_flow(History([{"epoch": 1.0, "train_loss": 0.5}]), "no monitor")

@@ -223,30 +223,47 @@ class Diagnoses(Callback):
             )
 
     def _check_overfitting(self, state: LoopState, epoch: int, history: History) -> None:
-        n = self.overfit_epochs
-        val, train = history.column("val_loss"), history.column("train_loss")
-        if n <= 0 or len(val) <= n:
-            return
-        v, t = val[-n - 1 :], train[-n - 1 :]
-        if not all(math.isfinite(x) for x in (*v, *t)):
-            return
-        rising = v[-1] > v[0] and _slope(v) > 0 and v[-1] > 1.02 * min(val)
-        falling = t[-1] < t[0] and _slope(t) < 0
-        if rising and falling:
+        found = overfitting(history.column("val_loss"), history.column("train_loss"),
+                            self.overfit_epochs)
+        if found is not None:
+            v0, v1, t0, t1 = found
             self._say(
                 state,
                 OVERFITTING,
-                f"over epochs {epoch - n}-{epoch} the validation loss rose from {v[0]:.4g} to "
-                f"{v[-1]:.4g} while the training loss fell from {t[0]:.4g} to {t[-1]:.4g}: the "
-                f"model is memorizing the training set; try early stopping (--patience 10), "
-                f"weight decay (--weight-decay 1e-3), dropout (--dropout 0.2), more data, or a "
-                f"smaller model",
+                f"over epochs {epoch - self.overfit_epochs}-{epoch} the validation loss rose "
+                f"from about {v0:.4g} to {v1:.4g} while the training loss fell from about "
+                f"{t0:.4g} to {t1:.4g}: the model is memorizing the training set; try early "
+                f"stopping (--patience 10), weight decay (--weight-decay 1e-3), dropout "
+                f"(--dropout 0.2), more data, or a smaller model",
             )
 
     def _say(self, state: LoopState, kind: str, text: str) -> None:
         if kind not in self.said:
             self.said.add(kind)
             state.history.messages.append(f"{kind}: {text}")
+
+
+def overfitting(
+    val: list[float], train: list[float], n: int
+) -> tuple[float, float, float, float] | None:
+    """Over the last ``n`` epochs, did validation loss rise while training loss fell?
+
+    Robust to single noisy epochs: compares the medians of the window's first and last thirds
+    (a rise over 10%, a fall over 2%, both least-squares slopes agreeing), and asks that the
+    validation loss end over 10% above the training loss and above its own best. Returns the
+    medians (val start, val end, train start, train end), or None.
+    """
+    if n <= 0 or len(val) <= n:
+        return None
+    v, t = val[-n - 1 :], train[-n - 1 :]
+    if not all(math.isfinite(x) for x in (*v, *t)):
+        return None
+    k = max(2, len(v) // 3)
+    v0, v1 = statistics.median(v[:k]), statistics.median(v[-k:])
+    t0, t1 = statistics.median(t[:k]), statistics.median(t[-k:])
+    rising = v1 > 1.1 * v0 and _slope(v) > 0 and v1 > 1.1 * min(val)
+    falling = t1 < 0.98 * t0 and _slope(t) < 0
+    return (v0, v1, t0, t1) if rising and falling and v1 > 1.1 * t1 else None
 
 
 def _slope(values: list[float]) -> float:

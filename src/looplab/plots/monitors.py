@@ -74,7 +74,7 @@ def gradient_flow(history: History, title: str) -> Figure:
     names = list(series)
     depth = np.arange(1, len(names) + 1)
     picks = sorted({0, len(epochs) // 2, len(epochs) - 1})
-    for colour, i in zip(PALETTE, picks, strict=False):
+    for colour, i in zip(PALETTE[3:], picks, strict=False):  # not the layers' colours
         values = [series[n][i] for n in names]
         right.plot(depth, values, marker="o", color=colour, label=f"epoch {epochs[i]:.0f}")
     if any(v > 0 for vs in series.values() for v in vs if math.isfinite(v)):
@@ -126,7 +126,8 @@ def activation_histograms(
     samples: dict[int, dict[str, np.ndarray]], title: str, max_layers: int = 6
 ) -> Figure:
     """One panel per activation layer (at most ``max_layers``, evenly spread), each with the
-    distribution of its outputs at the sampled epochs overlaid."""
+    distribution of its outputs at the sampled epochs overlaid (the 0.5-99.5 percentile range;
+    for ReLU-like layers the exact zeros are counted in the legend and left out of the bars)."""
     if not samples:
         raise ValueError("no activation samples: train with --monitor")
     epochs = sorted(samples)
@@ -139,19 +140,28 @@ def activation_histograms(
     fig, axes = plt.subplots(rows, cols, figsize=(3.8 * cols, 3.1 * rows + 0.6), dpi=DPI,
                              layout="constrained", squeeze=False)
     for ax, layer in zip(axes.flat, layers, strict=False):
-        values = [samples[e][layer] for e in epochs if layer in samples[e]]
-        finite = np.concatenate([v[np.isfinite(v)] for v in values]) if values else np.array([])
-        lo, hi = (np.percentile(finite, [0.5, 99.5]) if finite.size else (0.0, 1.0))
+        values = [v[np.isfinite(v)] for e in epochs if layer in samples[e]
+                  for v in (samples[e][layer],)]
+        pooled = np.concatenate(values) if values else np.array([])
+        # ReLU-like layers output many exact zeros: count them in the legend, draw the rest.
+        zeros_apart = pooled.size > 0 and float(np.mean(pooled == 0)) > 0.2
+        shown = pooled[pooled != 0] if zeros_apart else pooled
+        lo, hi = np.percentile(shown, [0.5, 99.5]) if shown.size else (0.0, 1.0)
         if hi <= lo:
             lo, hi = lo - 0.5, hi + 0.5
         bins = np.linspace(lo, hi, 41)
         for colour, epoch in zip(PALETTE, epochs, strict=False):
-            if layer in samples[epoch]:
-                v = samples[epoch][layer]
-                v = v[np.isfinite(v)]
-                ax.hist(np.clip(v, lo, hi), bins=bins, histtype="step", density=True,
-                        color=colour, linewidth=1.5, label=f"epoch {epoch}")
-        ax.set_title(layer)
+            if layer not in samples[epoch]:
+                continue
+            v = samples[epoch][layer]
+            v = v[np.isfinite(v)]
+            label = f"epoch {epoch}"
+            if zeros_apart:
+                label += f" ({np.mean(v == 0):.0%} exactly 0)"
+                v = v[v != 0]
+            ax.hist(v, bins=bins, histtype="step", density=True, color=colour, linewidth=1.5,
+                    label=label)
+        ax.set_title(layer + (" (non-zero outputs)" if zeros_apart else ""))
         ax.set_xlabel("activation value")
         ax.set_ylabel("density")
         ax.grid(True, alpha=0.3)
