@@ -57,7 +57,7 @@ def train(
             "stopped at once; the last good checkpoint is intact"
         )
         run_dir = signals.run_dir
-        err_console.print(f"interrupted ({exc}): {saved}", highlight=False)
+        err_console.print(f"interrupted ({exc}): {saved}", highlight=False, soft_wrap=True)
         if run_dir is not None:
             command = f"looplab train --resume {shlex.quote(str(run_dir))}"
             err_console.print(f"resume with: {command}", highlight=False, soft_wrap=True)
@@ -73,3 +73,6 @@ def train(
     if result.run_dir is not None:
         console.print(f"run saved in [bold]{result.run_dir}[/]")
         console.print(f"report: [bold]{result.report}[/]")
+    if signals.signum is not None:  # it came while the finished run was being written
+        err_console.print("interrupted after training had finished: the run is complete")
+        raise typer.Exit(128 + signals.signum)
