@@ -33,7 +33,7 @@ import looplab.train.loop as loop_module
 from looplab.train.checkpoint import CHECKPOINT_DIR, list_checkpoints
 
 ARGS = [
-    "train", "--dataset", "moons", "--n", "300", "--epochs", "12", "--batch-size", "16",
+    "train", "--dataset", "moons", "--n", "300", "--epochs", "20", "--batch-size", "16",
     "--dropout", "0.2", "--checkpoint-steps", "7", "--checkpoint-every", "1",
     "--keep-checkpoints", "2", "--device", "cpu",
 ]  # fmt: skip
