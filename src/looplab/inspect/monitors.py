@@ -132,11 +132,19 @@ class LayerMonitor(Callback):
         for i, (_, m) in enumerate(layers):
             for p in m.parameters(recurse=False):
                 self._membership[i, index[id(p)]] = 1.0
-        # Each element of the flattened gradients (weights) -> its parameter (layer) index, so
-        # one bincount sums the squares of every parameter at once.
-        self._grad_owner = _owners([p.numel() for p in self._all_params], device)
+        # One bincount per step sums the squares of [every gradient | every weight | every
+        # update] into (params + 2 * layers,) bins: bins 0..P-1 gradients of each parameter,
+        # P..P+L-1 weights of each layer, P+L..P+2L-1 their updates. The owners map each element
+        # of that flat vector to its bin.
+        n_params, n_layers = len(self._all_params), len(layers)
         sizes = [w.numel() for w in self._weights]
-        self._weight_owner = _owners(sizes + sizes, device)  # [update | weight] halves
+        self._bins = n_params + 2 * n_layers
+        self._owner = torch.cat((
+            _owners([p.numel() for p in self._all_params], device),
+            _owners(sizes, device) + n_params,
+            _owners(sizes, device) + n_params + n_layers,
+        ))
+        self._weight_owner = _owners(sizes, device)
         self._previous = _flat(self._weights)
         if self.histogram_epochs is None:
             last = state.config.epochs
@@ -150,25 +158,21 @@ class LayerMonitor(Callback):
         self._sampling = epoch in (self.histogram_epochs or set())
         for name, stats in self._acts.items():
             self._acts[name] = _ActivationStats(relu=stats.relu)
-        self._grad_squares: list[Tensor] = []  # (params,) per step: sum of squared gradients
-        self._update_squares: list[Tensor] = []  # (2 * layers,) per step: ||dW||^2 | ||W||^2
+        self._squares: list[Tensor] = []  # per step: (params + 2 * layers,) sums of squares
         w = self._previous
         n = len(self.layer_names)
-        owner = self._weight_owner[: w.numel()]  # the first half indexes layers 0..n-1
-        self._start_squares = torch.bincount(owner, weights=w * w, minlength=n)  # ||W||^2
+        self._start_squares = torch.bincount(self._weight_owner, weights=w * w, minlength=n)
 
     def on_batch_end(self, state: LoopState, epoch: int, batch: int, loss: Tensor) -> None:
         # A handful of whole-model kernels, nothing reduced per layer: epoch_stats does that.
         with torch.no_grad():
-            grads = [p.grad for p in self._all_params]
-            if all(g is not None for g in grads):
-                g = _flat(grads)  # type: ignore[arg-type]
-                self._grad_squares.append(torch.bincount(
-                    self._grad_owner, weights=g * g, minlength=len(grads)))
-            w = _flat(self._weights)
-            both = torch.cat((w - self._previous, w))
-            self._update_squares.append(torch.bincount(
-                self._weight_owner, weights=both * both, minlength=2 * len(self._weights)))
+            grads = [p.grad if p.grad is not None else torch.zeros_like(p)
+                     for p in self._all_params]
+            flat = _flat([*grads, *self._weights])  # (grad elements + weight elements,)
+            w = flat[flat.numel() - self._previous.numel():]  # this step's weights
+            both = torch.cat((flat, w - self._previous))
+            self._squares.append(torch.bincount(self._owner, weights=both * both,
+                                                minlength=self._bins))
             self._previous = w
 
     def on_epoch_end(self, state: LoopState, epoch: int, row: Row) -> None:
@@ -183,8 +187,10 @@ class LayerMonitor(Callback):
 
     def last_step_finite(self) -> bool | None:
         """Whether every gradient of the latest step is finite (None before any such step)."""
-        squares = getattr(self, "_grad_squares", None)
-        return bool(torch.isfinite(squares[-1].sum())) if squares else None
+        squares = getattr(self, "_squares", None)
+        if not squares:
+            return None
+        return bool(torch.isfinite(squares[-1][: len(self._all_params)].sum()))
 
     def epoch_stats(self, epoch: int) -> Row:
         """The columns of this epoch (called at its end)."""
@@ -201,23 +207,23 @@ class LayerMonitor(Callback):
                 values = torch.cat(s.sample).flatten().float().cpu().numpy()
                 self.samples.setdefault(epoch, {})[name] = values
         n = len(self.layer_names)
-        if self._grad_squares:
-            squares = torch.stack(self._grad_squares).double()  # (steps, params)
-            per_layer = (squares @ self._membership.T).sqrt()  # (steps, layers)
-            totals = squares.sum(1).sqrt().tolist()  # (steps,)
+        if self._squares:
+            squares = torch.stack(self._squares).double()  # (steps, params + 2 * layers)
+            p = len(self._all_params)
+            grads = squares[:, :p]  # (steps, params)
+            per_layer = (grads @ self._membership.T).sqrt()  # (steps, layers)
+            totals = grads.sum(1).sqrt().tolist()  # (steps,)
             self.step_totals.extend(totals)
             out |= {f"grad_norm/{name}": v for name, v in
                     zip(self.layer_names, per_layer.mean(0).tolist(), strict=True)}
             out["grad_norm/total"] = sum(totals) / len(totals)
-        for i, w in enumerate(self._weights):
-            out[f"weight_norm/{self.layer_names[i]}"] = float(w.detach().norm())
-        if self._update_squares:
-            both = torch.stack(self._update_squares).double().sqrt()  # (steps, 2 * layers)
-            moved, after = both[:, :n], both[:, n:]
-            before = torch.cat((self._start_squares.sqrt()[None], after[:-1]))  # (steps, layers)
-            ratios = (moved / before.clamp_min(1e-12)).mean(0).tolist()
+            after, moved = squares[:, p : p + n].sqrt(), squares[:, p + n :].sqrt()
+            before = torch.cat((self._start_squares.double().sqrt()[None], after[:-1]))
+            ratios = (moved / before.clamp_min(1e-12)).mean(0).tolist()  # (layers,)
             out |= {f"update_ratio/{name}": v for name, v in
                     zip(self.layer_names, ratios, strict=True)}
+        for i, w in enumerate(self._weights):
+            out[f"weight_norm/{self.layer_names[i]}"] = float(w.detach().norm())
         return out
 
     def _hook(self, name: str) -> Any:
