@@ -110,3 +110,37 @@ def test_cli_rollback_reports_each_and_a_failed_run_says_so(
     assert "gave up after 3 rollbacks, at lr 5e+04, 2.5e+04, 1.25e+04" in err
     status = json.loads((tmp_path / "rb" / "status.json").read_text())
     assert status["status"] == "failed" and "gave up" in status["message"]
+
+
+class PoisonOnce(Callback):
+    """At step ``at`` of the first attempt only, fc1's gradient turns NaN (after the step: the
+    guard sees it and rolls back; the retried run is left alone)."""
+
+    def __init__(self, at: int) -> None:
+        self.at, self.fired = at, False
+
+    def on_batch_end(self, state: LoopState, epoch: int, batch: int, loss: Tensor) -> None:
+        if state.step == self.at and not self.fired:
+            self.fired = True
+            grad = state.model.fc1.weight.grad
+            assert grad is not None
+            grad.fill_(float("nan"))
+
+
+@pytest.mark.parametrize("impl", ["torch", "scratch"])
+@pytest.mark.parametrize("schedule", ["step", "cosine", "warmup_cosine", "one_cycle", "plateau"])
+def test_rollback_halves_the_lr_under_every_schedule(
+    tmp_path: Path, schedule: str, impl: str
+) -> None:
+    """The halved lr must reach wherever the scheduler recomputes it from (SequentialLR's child
+    schedulers, OneCycleLR's max_lr/min_lr), not only the optimizer's current lr: the rolled
+    back run's lr per epoch equals that of a run started at half the lr."""
+    fields = dict(epochs=6, impl=impl, schedule=schedule, on_nan="rollback")
+    config, data, model = setup(lr=0.02, **fields)
+    saver = Checkpointer(tmp_path, initial=True)
+    guarded = [PoisonOnce(at=7), DivergenceGuard(), saver]
+    rolled = fit_with_rollback(model, data, config, guarded, tmp_path)
+    assert sum(m.startswith("rollback") for m in rolled.messages) == 1
+    reference_config, reference_data, reference = setup(lr=0.01, **fields)
+    expected = fit(reference, reference_data, reference_config)
+    assert rolled.column("lr") == pytest.approx(expected.column("lr"), rel=1e-9)

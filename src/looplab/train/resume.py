@@ -153,7 +153,12 @@ def saved_config(payload: Payload) -> Config:
 
 
 def base_lr(scheduler_state: Any, param_groups: list[dict[str, Any]]) -> float:
-    """The learning rate a run was set to: the schedule's base, else the optimizer's current."""
+    """The learning rate a run was set to: the schedule's base, else the optimizer's current.
+
+    torch's schedulers record it as the groups' ``initial_lr`` (SequentialLR keeps no
+    ``base_lrs`` of its own); looplab's as the scheduler's ``base_lrs``."""
+    if "initial_lr" in param_groups[0]:
+        return float(param_groups[0]["initial_lr"])
     if isinstance(scheduler_state, dict) and isinstance(scheduler_state.get("base_lrs"), list):
         return float(scheduler_state["base_lrs"][0])
     return float(param_groups[0]["lr"])
@@ -163,23 +168,34 @@ def scale_lr(payload: Payload, factor: float) -> Payload:
     """A copy of ``payload`` whose optimizer and scheduler use ``factor`` times the learning rate
     (a rollback halves it). The config is left as it was: it records what the user asked for."""
     out = dict(payload)
-    optimizer = dict(payload["optimizer"])
-    optimizer["param_groups"] = [
-        {**g, "lr": g["lr"] * factor} if "lr" in g else g for g in optimizer["param_groups"]
-    ]
-    if "initial_lr" in optimizer["param_groups"][0]:  # torch schedulers read it back
-        optimizer["param_groups"] = [
-            {**g, "initial_lr": g["initial_lr"] * factor} for g in optimizer["param_groups"]
-        ]
-    out["optimizer"] = optimizer
-    scheduler = payload.get("scheduler")
-    if isinstance(scheduler, dict):
-        scheduler = dict(scheduler)
-        for key in ("base_lrs", "_last_lr"):
-            if isinstance(scheduler.get(key), list):
-                scheduler[key] = [lr * factor for lr in scheduler[key]]
-        out["scheduler"] = scheduler
+    out["optimizer"] = _scale_lrs(payload["optimizer"], factor)
+    if isinstance(payload.get("scheduler"), dict):
+        out["scheduler"] = _scale_lrs(payload["scheduler"], factor)
     return out
+
+
+# Where optimizers and schedulers (torch's and looplab's) keep learning rates: the groups' lr and
+# the bounds torch's schedulers recompute it from (initial_lr, max_lr, min_lr for one-cycle),
+# and the schedulers' base_lrs / _last_lr, also inside SequentialLR's child schedulers.
+_LR_KEYS = frozenset({"lr", "initial_lr", "max_lr", "min_lr", "base_lrs", "_last_lr"})
+
+
+def _scale_lrs(state: Any, factor: float) -> Any:
+    """A copy of a state dict with every learning-rate entry, however nested, times ``factor``."""
+    if isinstance(state, dict):
+        return {
+            k: _times(v, factor) if k in _LR_KEYS else _scale_lrs(v, factor)
+            for k, v in state.items()
+        }
+    if isinstance(state, list):
+        return [_scale_lrs(v, factor) for v in state]
+    return state
+
+
+def _times(value: Any, factor: float) -> Any:
+    if isinstance(value, list):
+        return [v * factor for v in value]
+    return value * factor if isinstance(value, float | int) and not isinstance(value, bool) else value
 
 
 def resume_config(run_dir: Path, config_file: Path | None, overrides: dict[str, Any]) -> Config:
