@@ -110,7 +110,8 @@ class Diagnoses(Callback):
         layer = first_nonfinite_layer(network(state.model))
         where = f"step {state.step} (epoch {epoch})"
         if math.isfinite(value):
-            what = f"at {where} the gradient of {layer} went non-finite (loss still {value:.3g})"
+            part = f"the gradient of {layer}" if layer else "a weight"
+            what = f"at {where} {part} went non-finite (loss still {value:.3g})"
         else:
             what = f"the loss became {value} at {where}"
             if layer is not None:

@@ -20,6 +20,7 @@ At chosen epochs it also keeps a sample of each activation layer's outputs for h
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -186,11 +187,10 @@ class LayerMonitor(Callback):
     # ---- measurements -------------------------------------------------------------------
 
     def last_step_finite(self) -> bool | None:
-        """Whether every gradient of the latest step is finite (None before any such step)."""
+        """Whether every gradient, weight and update of the latest step is finite (None before
+        the first step): one sum of the step's squares, which any NaN or inf poisons."""
         squares = getattr(self, "_squares", None)
-        if not squares:
-            return None
-        return bool(torch.isfinite(squares[-1][: len(self._all_params)].sum()))
+        return math.isfinite(float(squares[-1].sum())) if squares else None
 
     def epoch_stats(self, epoch: int) -> Row:
         """The columns of this epoch (called at its end)."""
