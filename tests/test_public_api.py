@@ -28,3 +28,7 @@ def test_cli_help_does_not_import_torch() -> None:
     code = "import sys, looplab.cli; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_all_lists_exactly_the_exports() -> None:
+    assert sorted(looplab.__all__) == sorted(looplab._EXPORTS)

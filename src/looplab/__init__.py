@@ -12,40 +12,80 @@ if TYPE_CHECKING:
     from looplab.config import Config, make_config
     from looplab.data import Batches, PreparedData, Split, load_dataset, load_prepared, prepare
     from looplab.errors import LooplabError
+    from looplab.experiments.compare import compare_batch_sizes
+    from looplab.experiments.lr_find import lr_range_test
+    from looplab.experiments.sweep import sweep
     from looplab.inspect.gradcheck import gradcheck
+    from looplab.inspect.landscape import linear_landscape, network_landscape
     from looplab.inspect.summary import summarize
     from looplab.models import MLP, ModelSpec, TaskLoss, build_model
+    from looplab.models.init import init_model
     from looplab.pipeline import train
     from looplab.runs import load_run
     from looplab.train import Callback, History, LoopState, StopTraining, fit
 
 # public name -> module that defines it
 _EXPORTS = {
+    "MLP": "looplab.models",
     "Batches": "looplab.data",
     "Callback": "looplab.train",
     "Config": "looplab.config",
     "History": "looplab.train",
     "LoopState": "looplab.train",
     "LooplabError": "looplab.errors",
-    "MLP": "looplab.models",
     "ModelSpec": "looplab.models",
     "PreparedData": "looplab.data",
     "Split": "looplab.data",
     "StopTraining": "looplab.train",
     "TaskLoss": "looplab.models",
     "build_model": "looplab.models",
+    "compare_batch_sizes": "looplab.experiments.compare",
     "fit": "looplab.train",
     "gradcheck": "looplab.inspect.gradcheck",
+    "init_model": "looplab.models.init",
+    "linear_landscape": "looplab.inspect.landscape",
     "load_dataset": "looplab.data",
     "load_prepared": "looplab.data",
     "load_run": "looplab.runs",
+    "lr_range_test": "looplab.experiments.lr_find",
     "make_config": "looplab.config",
+    "network_landscape": "looplab.inspect.landscape",
     "prepare": "looplab.data",
     "summarize": "looplab.inspect.summary",
+    "sweep": "looplab.experiments.sweep",
     "train": "looplab.pipeline",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "MLP",
+    "Batches",
+    "Callback",
+    "Config",
+    "History",
+    "LoopState",
+    "LooplabError",
+    "ModelSpec",
+    "PreparedData",
+    "Split",
+    "StopTraining",
+    "TaskLoss",
+    "build_model",
+    "compare_batch_sizes",
+    "fit",
+    "gradcheck",
+    "init_model",
+    "linear_landscape",
+    "load_dataset",
+    "load_prepared",
+    "load_run",
+    "lr_range_test",
+    "make_config",
+    "network_landscape",
+    "prepare",
+    "summarize",
+    "sweep",
+    "train",
+]
 
 
 def __getattr__(name: str) -> Any:
