@@ -89,3 +89,18 @@ def test_deep_sigmoid_gradient_vanishes_without_norm_and_skips_but_not_with_them
     said = f"{VANISHING}: at epoch 1 the gradient norm of fc1"
     assert any(m.startswith(said) for m in plain_messages)
     assert not any(m.startswith(VANISHING) for m in fixed_messages)
+
+
+def test_cli_run_with_norm_and_residual_names_them_in_the_report(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from looplab.cli import run
+
+    out = Path(str(tmp_path))
+    args = ["train", "--n", "200", "--epochs", "2", "--hidden", "8,8", "--norm", "batch",
+            "--residual", "--out", str(out)]
+    assert run(args) == 0
+    (run_dir,) = [p for p in out.iterdir() if p.is_dir()]
+    report = (run_dir / "report.html").read_text()
+    assert "MLP 2-8-8-1 (relu, batch norm, residual)" in report
+    assert "<td>norm1</td>" in report  # the layer table lists the normalization layers

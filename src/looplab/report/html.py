@@ -39,7 +39,9 @@ def run_title(result: TrainResult) -> str:
     """What was run, in one line: dataset, model, optimizer, batch size."""
     c, s = result.config, result.spec
     widths = "-".join(str(w) for w in (s.in_features, *s.hidden, s.out_features))
-    model = f"MLP {widths} ({s.activation})" if s.hidden else f"linear {widths}"
+    extras = [s.activation] + ([f"{s.norm} norm"] if s.norm != "none" else [])
+    extras += ["residual"] if s.residual and s.hidden else []
+    model = f"MLP {widths} ({', '.join(extras)})" if s.hidden else f"linear {widths}"
     return f"{result.data.name}: {model}, {c.optimizer} lr {c.lr:g}, batch {c.batch_size}"
 
 
