@@ -27,6 +27,7 @@ from looplab.inspect.diagnoses import (
     Diagnoses,
     diagnoses_in,
     first_nonfinite_layer,
+    nonfinite_explanation,
     oversized_layers,
 )
 from looplab.inspect.monitors import LayerMonitor
@@ -61,6 +62,8 @@ def test_lesson_2_3_width_50_diverges_and_the_diagnosis_says_why_and_what_to_try
     assert "fc2 has std" in message and "over fan-in 50" in message
     assert f"first loss ({first:.4g})" in message
     assert "--init xavier_normal" in message and "--lr 0.001" in message
+    why = nonfinite_explanation(history.messages)
+    assert why is not None and why.startswith("why: the initial weights are too large")
 
 
 @pytest.mark.parametrize("seed", SEEDS)

@@ -281,6 +281,18 @@ def _finite_median(values: list[float]) -> float:
     return statistics.median(finite) if finite else math.nan
 
 
+def nonfinite_explanation(messages: list[str]) -> str | None:
+    """The "why: ...; try ..." part of a run's non-finite diagnosis, or None.
+
+    :class:`Diagnoses` runs before the divergence guard, so when the guard stops a run the
+    explanation is already in ``state.history.messages``: the guard can add it to its error.
+    """
+    for kind, text in diagnoses_in(messages):
+        if kind == NONFINITE and "why: " in text:
+            return "why: " + text.split("why: ", 1)[1]
+    return None
+
+
 def diagnoses_in(messages: list[str]) -> list[tuple[str, str]]:
     """The diagnosis lines among a run's messages, as ``(kind, text)`` pairs."""
     out = []
