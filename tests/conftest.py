@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+# rich folds long lines (and long temporary paths mid-word) at the terminal width; tests read
+# whole messages, so give them a wide terminal
+os.environ["COLUMNS"] = "400"
 
 import pytest
 import torch

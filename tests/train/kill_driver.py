@@ -161,7 +161,10 @@ def kill_chain(work: Path, seed: int) -> dict[str, object]:
         args = run if i == 0 else resume
         if kind == "random":
             pid = spawn(args, log)
-            time.sleep(rng.uniform(0.02, 0.4))  # a step takes ~10 ms, a run ~3 s
+            # a random moment within the first 1/12 of a whole run's time: the 6 random kills
+            # and the targeted ones together use up well under the run, so every kill lands
+            # before the run could finish, however fast the machine is
+            time.sleep(rng.uniform(0.0, ref_seconds / 12))
             os.kill(pid, signal.SIGKILL)
         else:
             pid = spawn(args, log, kind, n)
