@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from looplab.config import Config
 from looplab.data.prepared import PreparedData
 from looplab.errors import LooplabError
-from looplab.inspect.diagnoses import first_nonfinite_layer
+from looplab.inspect.diagnoses import first_nonfinite_layer, nonfinite_explanation
 from looplab.inspect.monitors import network
 from looplab.train.callbacks import Callback
 from looplab.train.checkpoint import Payload, latest_good
@@ -62,11 +62,16 @@ class DivergenceGuard(Callback):
         layer = first_nonfinite_layer(network(state.model))  # first in forward order
         schedule = state.scheduler.state_dict() if state.scheduler is not None else None
         where = f"; first layer with a non-finite gradient: {layer}" if layer else ""
-        hint = "" if state.config.on_nan == "rollback" else ", or use --on-nan rollback"
+        rollback = state.config.on_nan != "rollback"
+        # the diagnoses (which run before the guard) may already know why: say it here too
+        why = nonfinite_explanation(state.history.messages)
+        if why is None:
+            why = "lower --lr, or use --on-nan rollback" if rollback else "lower --lr"
+        elif rollback:
+            why += "; or use --on-nan rollback"
         raise Diverged(
             f"training diverged at step {state.step} (epoch {epoch}, batch {batch + 1}): "
-            f"{what}{where}; "
-            f"lower --lr{hint}",
+            f"{what}{where}; {why}",
             state.step,
             layer,
             base_lr(schedule, state.optimizer.param_groups),
