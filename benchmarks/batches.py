@@ -20,8 +20,10 @@ from torch.utils.data import DataLoader, TensorDataset
 from looplab.data import Batches
 
 
-def batches_per_second(make_epoch: Callable[[], Iterable[object]], min_seconds: float, repeats: int) -> float:
-    """Best of ``repeats`` measurements, each iterating whole epochs for at least ``min_seconds``."""
+def batches_per_second(
+    make_epoch: Callable[[], Iterable[object]], min_seconds: float, repeats: int
+) -> float:
+    """Best of ``repeats`` measurements, each of whole epochs for at least ``min_seconds``."""
     best = 0.0
     for _ in range(repeats):
         count, started = 0, time.perf_counter()
@@ -49,14 +51,20 @@ def main() -> None:
     torch.manual_seed(0)
     X = torch.randn(args.rows, args.features)
     y = torch.randint(0, 2, (args.rows,)).float()
-    print(f"{args.rows} rows x {args.features} features, float32, shuffled epochs; "
-          f"torch {torch.__version__}, {platform.processor() or platform.machine()}, "
-          f"{torch.get_num_threads()} threads")
+    print(
+        f"{args.rows} rows x {args.features} features, float32, shuffled epochs; "
+        f"torch {torch.__version__}, {platform.processor() or platform.machine()}, "
+        f"{torch.get_num_threads()} threads"
+    )
     print(f"{'batch':>6} {'looplab batches/s':>18} {'DataLoader batches/s':>21} {'ratio':>7}")
     for batch_size in (1, 32, 256):
         looplab = Batches(X, y, batch_size, generator=torch.Generator().manual_seed(0))
-        loader = DataLoader(TensorDataset(X, y), batch_size=batch_size, shuffle=True,
-                            generator=torch.Generator().manual_seed(0))
+        loader = DataLoader(
+            TensorDataset(X, y),
+            batch_size=batch_size,
+            shuffle=True,
+            generator=torch.Generator().manual_seed(0),
+        )
         fast = batches_per_second(looplab.epoch, args.seconds, args.repeats)
         slow = batches_per_second(lambda loader=loader: loader, args.seconds, args.repeats)
         print(f"{batch_size:>6} {fast:>18,.0f} {slow:>21,.0f} {fast / slow:>6.1f}x")

@@ -27,8 +27,15 @@ def test_saved_config_loads_back_equal(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("name", "text", "value"),
-    [("lr", "1e-3", 0.001), ("hidden", "16, 8", [16, 8]), ("batch_size", "FULL", "full"),
-     ("batch_size", "64", 64), ("monitor", "yes", True), ("n", "none", None), ("epochs", 3.0, 3)],
+    [
+        ("lr", "1e-3", 0.001),
+        ("hidden", "16, 8", [16, 8]),
+        ("batch_size", "FULL", "full"),
+        ("batch_size", "64", 64),
+        ("monitor", "yes", True),
+        ("n", "none", None),
+        ("epochs", 3.0, 3),
+    ],
 )
 def test_coerce_parses_flag_text(name: str, text: object, value: object) -> None:
     assert coerce(name, text) == value
@@ -37,14 +44,19 @@ def test_coerce_parses_flag_text(name: str, text: object, value: object) -> None
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"activation": "swish"}, "unknown activation 'swish'; choose one of: relu, tanh, sigmoid, gelu"),
+        (
+            {"activation": "swish"},
+            "unknown activation 'swish'; choose one of: relu, tanh, sigmoid, gelu",
+        ),
         ({"schedule": "cyclic"}, "unknown schedule 'cyclic'; choose one of: constant"),
         ({"momentum": 1.0}, "momentum must be in [0, 1), got 1.0"),
         ({"patience": -1}, "patience must be a whole number >= 0, got -1"),
         ({"dataset": "csv:x.csv"}, "needs a target column: add --target COLUMN"),
     ],
 )
-def test_validation_names_the_field_and_the_allowed_values(changes: dict[str, object], message: str) -> None:
+def test_validation_names_the_field_and_the_allowed_values(
+    changes: dict[str, object], message: str
+) -> None:
     with pytest.raises(ConfigError) as info:
         Config(**changes).validate()  # type: ignore[arg-type]
     assert message in str(info.value)

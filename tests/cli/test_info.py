@@ -34,7 +34,10 @@ def test_summary_totals_are_measured() -> None:
 
 
 def test_summary_of_a_saved_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(["train", "--epochs", "1", "--dataset", "iris", "--out", str(tmp_path), "--name", "s"]) == 0
+    assert (
+        run(["train", "--epochs", "1", "--dataset", "iris", "--out", str(tmp_path), "--name", "s"])
+        == 0
+    )
     capsys.readouterr()
     assert run(["summary", str(tmp_path / "s"), "--batch-size", "2"]) == 0
     out = capsys.readouterr().out

@@ -21,12 +21,21 @@ def test_default_job_reaches_95_percent_and_a_linear_model_does_not() -> None:
     assert linear.history.last["val_accuracy"] < 0.90
 
 
-def test_train_writes_a_complete_run_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = run(["train", "--epochs", "3", "--test-fraction", "0.1", "--out", str(tmp_path), "--name", "r"])
+def test_train_writes_a_complete_run_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = run(
+        ["train", "--epochs", "3", "--test-fraction", "0.1", "--out", str(tmp_path), "--name", "r"]
+    )
     out = capsys.readouterr().out
     assert code == 0
     run_dir = tmp_path / "r"
-    assert {p.name for p in run_dir.iterdir()} >= {"config.toml", "history.csv", "model.pt", "report.html"}
+    assert {p.name for p in run_dir.iterdir()} >= {
+        "config.toml",
+        "history.csv",
+        "model.pt",
+        "report.html",
+    }
     assert "report:" in out and "accuracy" in out
     payload = torch.load(run_dir / "model.pt", weights_only=True)
     assert payload["spec"]["hidden"] == [16, 16]
@@ -41,11 +50,17 @@ def test_report_is_one_self_contained_file(tmp_path: Path) -> None:
     result = train(Config(epochs=3, out=str(tmp_path)))
     assert result.report is not None
     html = result.report.read_text()
-    for section in ("Final metrics", "Training curves", "Decision boundary", "Confusion matrix",
-                    "Layers", "Configuration"):
+    for section in (
+        "Final metrics",
+        "Training curves",
+        "Decision boundary",
+        "Confusion matrix",
+        "Layers",
+        "Configuration",
+    ):
         assert f"<h2>{section}</h2>" in html
     assert html.count("data:image/png;base64,") >= 4
-    assert "src=\"http" not in html and "href=" not in html  # nothing to fetch
+    assert 'src="http' not in html and "href=" not in html  # nothing to fetch
     regression = train(Config(dataset="sine", epochs=3, out=str(tmp_path)))
     assert regression.report is not None
     assert "<h2>Fitted curve</h2>" in regression.report.read_text()
@@ -55,7 +70,9 @@ def test_config_file_and_flags(tmp_path: Path) -> None:
     toml = tmp_path / "run.toml"
     toml.write_text('dataset = "iris"\nepochs = 2\nhidden = [8]\n')
     assert run(["--help"]) == 0
-    code = run(["train", "--config", str(toml), "--epochs", "3", "--out", str(tmp_path), "--name", "c"])
+    code = run(
+        ["train", "--config", str(toml), "--epochs", "3", "--out", str(tmp_path), "--name", "c"]
+    )
     assert code == 0
     saved = load_run(tmp_path / "c")
     assert saved.config is not None

@@ -25,10 +25,16 @@ def test_every_dataset_has_consistent_shapes_and_task(name: str) -> None:
 
 
 def test_real_datasets_match_scikit_learn_sizes() -> None:
-    sizes = {n: (load_dataset(n).n_rows, load_dataset(n).n_features) for n in
-             ("digits", "iris", "wine", "breast_cancer")}
-    assert sizes == {"digits": (1797, 64), "iris": (150, 4), "wine": (178, 13),
-                     "breast_cancer": (569, 30)}
+    sizes = {
+        n: (load_dataset(n).n_rows, load_dataset(n).n_features)
+        for n in ("digits", "iris", "wine", "breast_cancer")
+    }
+    assert sizes == {
+        "digits": (1797, 64),
+        "iris": (150, 4),
+        "wine": (178, 13),
+        "breast_cancer": (569, 30),
+    }
     assert len(load_dataset("digits").class_names) == 10
 
 

@@ -24,7 +24,9 @@ def test_linear_model_is_a_single_layer() -> None:
     assert [n for n, _ in model.named_children()] == ["fc1"]
 
 
-@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid", "gelu", "leaky_relu", "identity"])
+@pytest.mark.parametrize(
+    "activation", ["relu", "tanh", "sigmoid", "gelu", "leaky_relu", "identity"]
+)
 def test_every_activation_builds(activation: str) -> None:
     model = MLP(ModelSpec(3, 2, (4,), activation))
     assert model(torch.randn(7, 3)).shape == (7, 2)
@@ -32,7 +34,9 @@ def test_every_activation_builds(activation: str) -> None:
 
 def test_wrong_input_width_names_the_layer_and_shapes() -> None:
     model = MLP(ModelSpec(5, 3, (10,)))
-    with pytest.raises(ShapeError, match=r"fc1 expects inputs of shape \(batch, 5\) but got \(batch, 4\)"):
+    with pytest.raises(
+        ShapeError, match=r"fc1 expects inputs of shape \(batch, 5\) but got \(batch, 4\)"
+    ):
         model(torch.zeros(8, 4))
 
 
@@ -60,7 +64,9 @@ def test_losses_take_logits() -> None:
     assert TaskLoss("multiclass")(logits3, labels).item() == pytest.approx(
         -log_softmax[torch.arange(6), labels].mean().item(), rel=1e-6
     )
-    assert TaskLoss("regression")(logits, y).item() == pytest.approx(((logits[:, 0] - y) ** 2).mean().item())
+    assert TaskLoss("regression")(logits, y).item() == pytest.approx(
+        ((logits[:, 0] - y) ** 2).mean().item()
+    )
 
 
 def test_cross_entropy_on_logits_is_stable_where_two_steps_underflow() -> None:

@@ -213,6 +213,9 @@ def signals(work: Path) -> dict[str, object]:
         if len(sigs) > 1:
             while not marker.exists() and time.time() < deadline:
                 time.sleep(0.002)
+            # what is on disk while the interrupted write is under way (a regular checkpoint
+            # may have landed between the first snapshot and the first signal)
+            before = [p.name for p in list_checkpoints(ckpt_dir)]
             os.kill(pid, sigs[1])
         outcome = wait(pid)
         after = [p.name for p in list_checkpoints(ckpt_dir)]

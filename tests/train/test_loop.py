@@ -9,16 +9,17 @@ import torch
 from torch.utils.data import TensorDataset
 
 from looplab.config import OPTIMIZERS, Config
-from looplab.data import PreparedData, load_prepared
+from looplab.data import PreparedData, load_prepared, make_batches
 from looplab.models import ModelSpec, TaskLoss, build_model
 from looplab.train import Callback, History, LoopState, StopTraining, evaluate, fit
-from looplab.data import make_batches
 from looplab.train.history import Row
 
 
 def run(config: Config) -> tuple[History, torch.nn.Module, PreparedData]:
     data = load_prepared(config)
-    model = build_model(ModelSpec(data.n_features, data.n_outputs, tuple(config.hidden)), seed=config.seed)
+    model = build_model(
+        ModelSpec(data.n_features, data.n_outputs, tuple(config.hidden)), seed=config.seed
+    )
     return fit(model, data, config), model, data
 
 
@@ -35,7 +36,15 @@ def test_rows_hold_train_and_validation_metrics() -> None:
     history, model, data = run(Config(epochs=3, n=300).validate())
     assert [r["epoch"] for r in history] == [1.0, 2.0, 3.0]
     last = history.last
-    for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "time_s", "samples_per_s"):
+    for key in (
+        "train_loss",
+        "train_accuracy",
+        "val_loss",
+        "val_accuracy",
+        "lr",
+        "time_s",
+        "samples_per_s",
+    ):
         assert key in last
     # the validation numbers are those of the final model, in eval mode
     assert data.val is not None
@@ -85,14 +94,22 @@ class Recorder(Callback):
 
 
 def test_callback_events_come_in_order_with_explicit_arguments() -> None:
-    config = Config(epochs=2, n=50, batch_size=20, val_fraction=0.2).validate()  # 40 rows: 2 batches
+    config = Config(
+        epochs=2, n=50, batch_size=20, val_fraction=0.2
+    ).validate()  # 40 rows: 2 batches
     data = load_prepared(config)
     recorder = Recorder()
     fit(build_model(ModelSpec(2, 1, (4,)), seed=0), data, config, callbacks=[recorder])
     assert recorder.events == [
         "fit_start",
-        "epoch_start 1", "batch_end 1.0 step 1", "batch_end 1.1 step 2", "epoch_end 1 rows 1",
-        "epoch_start 2", "batch_end 2.0 step 3", "batch_end 2.1 step 4", "epoch_end 2 rows 2",
+        "epoch_start 1",
+        "batch_end 1.0 step 1",
+        "batch_end 1.1 step 2",
+        "epoch_end 1 rows 1",
+        "epoch_start 2",
+        "batch_end 2.0 step 3",
+        "batch_end 2.1 step 4",
+        "epoch_end 2 rows 2",
         "fit_end",
     ]
 
@@ -106,7 +123,9 @@ def test_a_callback_stops_training_cleanly() -> None:
     config = Config(epochs=10, n=100).validate()
     data = load_prepared(config)
     recorder = Recorder()
-    history = fit(build_model(ModelSpec(2, 1, (4,)), seed=0), data, config, [StopAfterTwo(), recorder])
+    history = fit(
+        build_model(ModelSpec(2, 1, (4,)), seed=0), data, config, [StopAfterTwo(), recorder]
+    )
     assert len(history) == 2
     assert recorder.events[-1] == "fit_end"
 
@@ -115,7 +134,9 @@ def test_fit_accepts_a_torch_dataset() -> None:
     torch.manual_seed(0)
     X = torch.randn(256, 3)
     y = (X.sum(1) > 0).float()
-    data = PreparedData(train=TensorDataset(X[:200], y[:200]), val=TensorDataset(X[200:], y[200:]), task="binary")
+    data = PreparedData(
+        train=TensorDataset(X[:200], y[:200]), val=TensorDataset(X[200:], y[200:]), task="binary"
+    )
     model = build_model(ModelSpec(3, 1, (8,)), seed=0)
     history = fit(model, data, Config(epochs=20, batch_size=32).validate())
     assert history.last["val_accuracy"] > 0.9

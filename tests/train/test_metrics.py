@@ -21,7 +21,9 @@ def test_regression_metrics_equal_scikit_learn_over_uneven_batches() -> None:
     result = metrics.result()
     assert result["loss"] == pytest.approx(((pred[:, 0] - y) ** 2).mean().item(), rel=1e-6)
     assert result["r2"] == pytest.approx(r2_score(y.numpy(), pred[:, 0].numpy()), rel=1e-6)
-    assert result["mae"] == pytest.approx(mean_absolute_error(y.numpy(), pred[:, 0].numpy()), rel=1e-6)
+    assert result["mae"] == pytest.approx(
+        mean_absolute_error(y.numpy(), pred[:, 0].numpy()), rel=1e-6
+    )
 
 
 def test_short_last_batch_counts_for_its_size() -> None:
@@ -30,7 +32,11 @@ def test_short_last_batch_counts_for_its_size() -> None:
     metrics = RunningMetrics("multiclass")
     loss_fn = TaskLoss("multiclass")
     for start in (0, 8):  # a batch of 8, then a short batch of 2
-        metrics.update(loss_fn(logits[start : start + 8], y[start : start + 8]), logits[start : start + 8], y[start : start + 8])
+        metrics.update(
+            loss_fn(logits[start : start + 8], y[start : start + 8]),
+            logits[start : start + 8],
+            y[start : start + 8],
+        )
     result = metrics.result()
     assert result["accuracy"] == pytest.approx(accuracy_score(y, logits.argmax(1)))
     assert result["loss"] == pytest.approx(loss_fn(logits, y).item(), rel=1e-6)

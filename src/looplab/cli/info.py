@@ -47,7 +47,7 @@ def summary(
     """The layer table: input, weight and output shapes, parameters and activations."""
     from looplab.config import ACTIVATIONS, coerce
     from looplab.errors import ConfigError, one_of
-    from looplab.inspect.summary import format_bytes, format_shape, summarize
+    from looplab.inspect.summary import HEADER, format_bytes, summarize, table_rows
     from looplab.models.mlp import ModelSpec, build_model
     from looplab.runs import load_run
 
@@ -75,17 +75,10 @@ def summary(
         raise ConfigError(f"--batch-size must be a positive whole number, got {batch_size}")
     s = summarize(model, spec.in_features, batch_size)
     table = Table(title=f"layers for a batch of {batch_size} (the batch is the first dimension)")
-    for column in ("Layer", "Input shape", "Weight shape", "Output shape", "Params", "Activation"):
+    for column in HEADER:
         table.add_column(column, justify="right" if column == "Params" else "left")
-    for r in s.rows:
-        table.add_row(
-            r.name,
-            format_shape(r.input_shape),
-            format_shape(r.weight_shape),
-            format_shape(r.output_shape),
-            f"{r.params:,}",
-            r.activation,
-        )
+    for row in table_rows(s):
+        table.add_row(*row)
     table.add_section()
     table.add_row("total", "", "", "", f"{s.total_params:,}", "")
     console.print(table)

@@ -1,10 +1,10 @@
 """Batches for the three regimes of the course: full batch, stochastic (1) and mini-batch.
 
 In-memory tensors are batched by slicing: each epoch draws one permutation from a seeded
-generator, gathers the rows once (``X.index_select(0, perm)``), then yields contiguous views. That avoids the
-per-sample ``__getitem__`` and collate of ``DataLoader(TensorDataset)``, which dominate the cost
-of small models (see ``benchmarks/batches.py``). Any torch ``Dataset`` or ``DataLoader`` is also
-accepted, for data that does not fit in memory.
+generator, gathers the rows once (``X.index_select(0, perm)``), then yields contiguous views.
+That avoids the per-sample ``__getitem__`` and collate of ``DataLoader(TensorDataset)``, which
+dominate the cost of small models (see ``benchmarks/batches.py``). Any torch ``Dataset`` or
+``DataLoader`` is also accepted, for data that does not fit in memory.
 """
 
 from __future__ import annotations

@@ -105,6 +105,24 @@ def summarize(model: nn.Module, in_features: int, batch_size: int) -> Summary:
     )
 
 
+HEADER = ["Layer", "Input shape", "Weight shape", "Output shape", "Params", "Activation"]
+
+
+def table_rows(summary: Summary) -> list[list[str]]:
+    """The rows of the layer table as text, in :data:`HEADER`'s order (terminal and report)."""
+    return [
+        [
+            r.name,
+            format_shape(r.input_shape),
+            format_shape(r.weight_shape),
+            format_shape(r.output_shape),
+            f"{r.params:,}",
+            r.activation,
+        ]
+        for r in summary.rows
+    ]
+
+
 def format_shape(shape: tuple[int, ...] | None) -> str:
     return "-" if shape is None else "(" + ", ".join(str(s) for s in shape) + ")"
 

@@ -24,11 +24,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from looplab.errors import ConfigError, ShapeError
+from looplab.errors import ConfigError
 from looplab.manual.layers import Array
 from looplab.manual.losses import LOSSES
 from looplab.manual.mlp import ManualMLP, check_supported
-from looplab.models.mlp import MLP
+from looplab.models.mlp import MLP, check_input_width
 
 
 class OneBlasThread:
@@ -111,12 +111,7 @@ class ManualModel(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """(batch, in_features) -> (batch, out_features) logits."""
-        if x.ndim != 2 or x.shape[1] != self.spec.in_features:
-            got = f"(batch, {x.shape[1]})" if x.ndim == 2 else str(tuple(x.shape))
-            raise ShapeError(
-                f"fc1 expects inputs of shape (batch, {self.spec.in_features}) but got {got}; "
-                f"give the model {self.spec.in_features} features per row"
-            )
+        check_input_width(x, self.spec.in_features)
         return self.engine.forward(x)
 
     # Called straight, without nn.Module's hook machinery (~7 us a call, a tenth of the numpy

@@ -88,12 +88,7 @@ class MLP(nn.Sequential):
 
     def forward(self, x: Tensor) -> Tensor:
         """(batch, in_features) -> (batch, out_features) logits."""
-        if x.ndim != 2 or x.shape[1] != self.spec.in_features:
-            got = f"(batch, {x.shape[1]})" if x.ndim == 2 else str(tuple(x.shape))
-            raise ShapeError(
-                f"fc1 expects inputs of shape (batch, {self.spec.in_features}) but got {got}; "
-                f"give the model {self.spec.in_features} features per row"
-            )
+        check_input_width(x, self.spec.in_features)
         if not self.skips:
             for layer in self:
                 x = layer(x)
@@ -104,6 +99,17 @@ class MLP(nn.Sequential):
                 h = self.get_submodule(name)(h)
             x = x + h if i in self.skips else h  # a skip block adds its input back
         return x
+
+
+def check_input_width(x: Tensor, in_features: int) -> None:
+    """A (batch, in_features) input, or a ShapeError in the course's words (not PyTorch's
+    ``mat1 and mat2 shapes cannot be multiplied``)."""
+    if x.ndim != 2 or x.shape[1] != in_features:
+        got = f"(batch, {x.shape[1]})" if x.ndim == 2 else str(tuple(x.shape))
+        raise ShapeError(
+            f"fc1 expects inputs of shape (batch, {in_features}) but got {got}; "
+            f"give the model {in_features} features per row"
+        )
 
 
 def build_model(spec: ModelSpec, seed: int | None = None) -> MLP:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import torch
 from matplotlib.figure import Figure
 
-from looplab.inspect.summary import format_bytes, format_shape, summarize
+from looplab.inspect.summary import HEADER, format_bytes, summarize, table_rows
 from looplab.models.losses import predict_labels
 from looplab.plots.confusion import confusion_matrix
 from looplab.plots.curves import loss_curves, metric_curves
@@ -156,23 +156,11 @@ def confusion_section(result: TrainResult) -> Section | None:
 def summary_section(result: TrainResult) -> Section:
     batch = result.config.batch_size if isinstance(result.config.batch_size, int) else 4
     s = summarize(result.model, result.spec.in_features, batch)
-    rows = [
-        [
-            r.name,
-            format_shape(r.input_shape),
-            format_shape(r.weight_shape),
-            format_shape(r.output_shape),
-            f"{r.params:,}",
-            r.activation,
-        ]
-        for r in s.rows
-    ]
     totals = (
         f"<p>{s.total_params:,} parameters ({format_bytes(s.param_bytes)}); "
         f"activations of one batch of {s.batch_size}: {format_bytes(s.activation_bytes)}.</p>"
     )
-    header = ["Layer", "Input shape", "Weight shape", "Output shape", "Params", "Activation"]
-    return Section("Layers", table_html(header, rows) + totals)
+    return Section("Layers", table_html(HEADER, table_rows(s)) + totals)
 
 
 def config_section(result: TrainResult) -> Section:

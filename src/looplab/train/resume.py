@@ -195,7 +195,9 @@ def _scale_lrs(state: Any, factor: float) -> Any:
 def _times(value: Any, factor: float) -> Any:
     if isinstance(value, list):
         return [v * factor for v in value]
-    return value * factor if isinstance(value, float | int) and not isinstance(value, bool) else value
+    return (
+        value * factor if isinstance(value, float | int) and not isinstance(value, bool) else value
+    )
 
 
 def resume_config(run_dir: Path, config_file: Path | None, overrides: dict[str, Any]) -> Config:
