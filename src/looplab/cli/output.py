@@ -15,11 +15,13 @@ def fmt(x: float) -> str:
     return "nan" if not math.isfinite(x) else f"{x:.4g}"
 
 
-def metrics_table(last: dict[str, float], test: dict[str, float], title: str) -> Table:
-    """Train / validation / test columns for each metric of the last epoch."""
-    table = Table(title=title)
+def metrics_table(last: dict[str, float], test: dict[str, float]) -> Table:
+    """Train / validation (/ test, when there is a test split) columns for each metric of the
+    last epoch."""
+    table = Table()
     table.add_column("metric")
-    for name in ("train", "validation", "test"):
+    splits = ("train", "validation", "test") if test else ("train", "validation")
+    for name in splits:
         table.add_column(name, justify="right")
     names = sorted({k.split("_", 1)[1] for k in last if k.startswith(("train_", "val_"))})
     for name in names:
@@ -27,6 +29,6 @@ def metrics_table(last: dict[str, float], test: dict[str, float], title: str) ->
             last.get(f"train_{name}", math.nan),
             last.get(f"val_{name}", math.nan),
             test.get(name, math.nan),
-        ]
+        ][: len(splits)]
         table.add_row(name, *(fmt(v) if math.isfinite(v) else "-" for v in values))
     return table

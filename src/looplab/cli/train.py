@@ -68,7 +68,8 @@ def train(
             bar.progress.stop()
         raise
     seconds = time.perf_counter() - started
-    console.print(metrics_table(result.history.last, result.test, run_title(result)))
+    console.print(f"[bold]{run_title(result)}[/]")  # what was run, then how it ended
+    console.print(metrics_table(result.history.last, result.test))
     console.print(f"{len(result.history)} epochs in {seconds:.1f} s")
     if result.run_dir is not None:
         console.print(f"run saved in [bold]{result.run_dir}[/]")
