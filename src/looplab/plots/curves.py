@@ -6,7 +6,7 @@ import math
 
 from matplotlib.figure import Figure
 
-from looplab.plots.style import PALETTE, new_figure
+from looplab.plots.style import PALETTE, new_figure, wrapped
 from looplab.train.history import History
 
 
@@ -24,7 +24,7 @@ def loss_curves(history: History, title: str) -> Figure:
         ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss (mean per example)")
-    ax.set_title(title)
+    ax.set_title(wrapped(title))
     ax.legend()
     return fig
 
@@ -43,6 +43,6 @@ def metric_curves(history: History, task: str, title: str) -> Figure:
     ax.set_ylabel(label)
     if metric == "accuracy":
         ax.set_ylim(top=1.01)
-    ax.set_title(title)
+    ax.set_title(wrapped(title))
     ax.legend()
     return fig

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from looplab.data.preprocess import Preprocessor
 from looplab.models.losses import predict_output
-from looplab.plots.style import PALETTE, new_figure
+from looplab.plots.style import PALETTE, new_figure, wrapped
 
 
 def _raw(X: Tensor, pre: Preprocessor | None) -> Tensor:
@@ -77,7 +77,7 @@ def decision_boundary(
         )
     ax.set_xlabel(feature_names[0])
     ax.set_ylabel(feature_names[1])
-    ax.set_title(title)
+    ax.set_title(wrapped(title))
     ax.legend(loc="best", fontsize="small", framealpha=0.8)
     ax.grid(False)
     return fig
@@ -105,6 +105,6 @@ def fitted_curve(
     )
     ax.set_xlabel(feature_name)
     ax.set_ylabel("y")
-    ax.set_title(title)
+    ax.set_title(wrapped(title))
     ax.legend()
     return fig

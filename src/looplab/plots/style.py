@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib
 
 matplotlib.use("Agg")  # files only: no screen, no GUI toolkit
@@ -21,6 +23,12 @@ def new_figure(width: float = 6.4, height: float = 4.2) -> tuple[Figure, Axes]:
     ax.set_prop_cycle(color=PALETTE)
     ax.grid(True, alpha=0.3)
     return fig, ax
+
+
+def wrapped(title: str, width: int = 58) -> str:
+    """A title folded at ``width`` characters a line, so a long run description is not clipped
+    by the figure's edge (figures here are 6-6.4 inches wide)."""
+    return "\n".join(textwrap.fill(line, width) for line in title.splitlines())
 
 
 def save(fig: Figure, path: str) -> None:
