@@ -11,11 +11,8 @@ import contextlib
 import io
 import json
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-import torch
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -34,14 +31,6 @@ FUZZ = settings(
 )
 # Keep every run tiny, whatever the fuzzed input says.
 SMALL = ["--epochs", "1", "--device", "cpu"]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def train_in(out: Path, args: list[str]) -> tuple[int, str]:
@@ -125,7 +114,8 @@ WELL_FORMED = st.tuples(NUMBER, st.sampled_from(["a", "b", "c", ""]), NUMBER).ma
     target=st.sampled_from(["y", "y", "z", "label", "missing"]),
 )
 @example(  # one that trains, so the complete-run check always runs on a CSV run too
-    header=["x", "z", "y"], rows=[[str(i % 5), "ab"[i % 2], str(i % 3 % 2)] for i in range(40)],
+    header=["x", "z", "y"],
+    rows=[[str(i % 5), "ab"[i % 2], str(i % 3 % 2)] for i in range(40)],
     target="y",
 )
 def test_fuzzed_csv_content(header: list[str], rows: list[list[str]], target: str) -> None:

@@ -7,7 +7,6 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,15 +19,6 @@ from looplab.runs import FORMAT_VERSION, list_runs, read_status
 from looplab.train.callbacks import Callback
 from looplab.train.interrupt import Interrupted
 from looplab.train.state import LoopState
-
-
-@pytest.fixture(autouse=True)
-def wide_and_one_thread(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("COLUMNS", "300")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 class InterruptAt(Callback):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,15 +19,6 @@ from looplab.train.checkpointer import Checkpointer
 from looplab.train.guard import MAX_ROLLBACKS, Diverged, DivergenceGuard, fit_with_rollback
 from looplab.train.loop import fit
 from looplab.train.state import LoopState
-
-
-@pytest.fixture(autouse=True)
-def one_thread(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("COLUMNS", "400")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def setup(**fields: object) -> tuple[Config, PreparedData, MLP]:
@@ -62,9 +52,7 @@ def test_nonfinite_gradient_stops_naming_the_step_and_the_first_layer() -> None:
 
 
 def test_nonfinite_loss_stops_the_run() -> None:
-    config, data, model = setup(
-        dataset="linear", model="linear", optimizer="sgd", lr=1e4, epochs=5
-    )
+    config, data, model = setup(dataset="linear", model="linear", optimizer="sgd", lr=1e4, epochs=5)
     with pytest.raises(Diverged, match=r"training diverged at step \d+ .*: the loss is (inf|nan)"):
         fit(model, data, config, [DivergenceGuard()])
 

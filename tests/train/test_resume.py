@@ -27,16 +27,6 @@ from looplab.train.loop import fit
 DRIVER = Path(__file__).with_name("kill_driver.py")
 
 
-@pytest.fixture(autouse=True)
-def one_thread_wide_terminal(monkeypatch: pytest.MonkeyPatch) -> object:
-    """One torch thread (tiny models run ~5x faster on a busy machine) and long lines."""
-    monkeypatch.setenv("COLUMNS", "400")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 

@@ -16,15 +16,6 @@ from looplab.train.checkpointer import Checkpointer
 from looplab.train.loop import fit
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> object:
-    """Tiny models run faster on one torch thread on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.parametrize(
     ("impl", "optimizer", "schedule"),
     [
