@@ -82,6 +82,7 @@ class Config:
     patience: int = 0  # early stopping on validation loss; 0 turns it off
     seed: int = 0
     device: str = "auto"
+    threads: int = 0  # torch CPU threads for the process; 0 leaves torch's default
     # diagnostics and safety
     monitor: bool = False
     tensorboard: bool = False
@@ -140,7 +141,7 @@ class Config:
         _positive_int("epochs", self.epochs)
         if self.batch_size != "full":
             _positive_int("batch_size", self.batch_size, hint="or 'full' for full batch")
-        for name in ("patience", "warmup", "checkpoint_every", "checkpoint_steps"):
+        for name in ("patience", "warmup", "checkpoint_every", "checkpoint_steps", "threads"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ConfigError(f"{name} must be a whole number >= 0, got {value!r}")
@@ -194,6 +195,7 @@ HELP: dict[str, str] = {
     "patience": "early stopping after this many epochs without a better validation loss (0: off)",
     "seed": "seed of data, initial weights and shuffling",
     "device": " | ".join(DEVICES),
+    "threads": "torch CPU threads (0: torch's default); small models often run fastest on 1",
     "monitor": "record per-layer statistics (activations, gradients, weights)",
     "tensorboard": "write TensorBoard logs into the run directory",
     "checkpoint_every": "epochs between checkpoints (0: only at the end)",

@@ -10,6 +10,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import torch
 from torch import nn
 
 from looplab.config import Config
@@ -99,6 +100,8 @@ def start(
     manual = config.engine == "manual"  # hand-written backward on numpy: CPU only
     device = pick_device("cpu" if manual and config.device == "auto" else config.device)
     generator = seed_everything(config.seed)
+    if config.threads:  # small models: a second thread often costs more than it gives
+        torch.set_num_threads(config.threads)
     model.to(device)
     forward, loss_fn = manual_engine(model, data.task) if manual else (model, TaskLoss(data.task))
     train = make_batches(
