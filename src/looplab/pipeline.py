@@ -122,16 +122,23 @@ def train(
             batches = make_batches(data.test, 4096, shuffle=False, device=device)
             result.test = evaluate(model, batches, TaskLoss(data.task), data.task)
         if run_dir is not None:
-            model.to(torch.device("cpu"))
-            history.to_csv(run_dir / "history.csv")
-            (run_dir / MESSAGES_FILE).write_text("".join(f"{m}\n" for m in history.messages))
-            if monitor is not None:  # sampled activations, for the report's histograms
-                monitor.save_samples(run_dir / ACTIVATIONS_FILE)
-            save_model(run_dir / MODEL_FILE, model, spec, data)
-            if path.points:  # empty when a finished run only had its files to write
-                path.path.save(run_dir / PATH_FILE)
-            from looplab.report.html import write_report
-
-            write_report(result)
+            write_run_files(result, run_dir, monitor, path)
             write_status(run_dir, "complete")  # only now: checkpoint, history, report are written
     return result
+
+
+def write_run_files(
+    result: TrainResult, run_dir: Path, monitor: LayerMonitor | None, path: PathRecorder
+) -> None:
+    """The finished run's files: history, messages, model, path, monitor samples, report."""
+    from looplab.report.html import write_report
+
+    result.model.to(torch.device("cpu"))
+    result.history.to_csv(run_dir / "history.csv")
+    (run_dir / MESSAGES_FILE).write_text("".join(f"{m}\n" for m in result.history.messages))
+    if monitor is not None:  # sampled activations, for the report's histograms
+        monitor.save_samples(run_dir / ACTIVATIONS_FILE)
+    save_model(run_dir / MODEL_FILE, result.model, result.spec, result.data)
+    if path.points:  # empty when a finished run only had its files to write
+        path.path.save(run_dir / PATH_FILE)
+    write_report(result)
