@@ -14,7 +14,7 @@ from torch.utils.data import TensorDataset
 
 from looplab.cli import run
 from looplab.config import Config
-from looplab.data.prepared import load_prepared
+from looplab.data.prepared import PreparedData, load_prepared
 from looplab.data.split import Split
 from looplab.errors import ConfigError
 from looplab.models.mlp import MLP, build_model
@@ -31,26 +31,37 @@ def same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_resume_from_every_checkpoint_is_bitwise_exact(tmp_path: Path) -> None:
-    # dropout (global torch RNG), shuffling, Adam moments, a schedule-free lr, early stopping
-    config = Config(
-        epochs=4, n=160, dropout=0.2, batch_size=12, patience=3, device="cpu"
-    ).validate()
-    data = load_prepared(config)
+def check_exact_resume(
+    config: Config, data: PreparedData, tmp_path: Path, every_steps: int, pick: slice
+) -> History:
+    """Train straight through, then again writing a checkpoint every ``every_steps``; resume a
+    fresh model from each picked checkpoint and require the straight run's weights, bitwise, and
+    its history rows (timing aside; the ``lr`` column included). Returns the straight history."""
 
     def new_model() -> MLP:
         return build_model(model_spec(config, data), seed=config.seed)
 
     reference = new_model()
     history = fit(reference, data, config)
-    saver = Checkpointer(tmp_path, every_steps=5, keep=100)
+    saver = Checkpointer(tmp_path, every_steps=every_steps, keep=100)
     fit(new_model(), data, config, [saver])
-    assert len(saver.written) >= 8  # mid-epoch ones (11 batches per epoch) and the final one
-    for path in saver.written:
+    picked = saver.written[pick]
+    assert picked, "no checkpoint to resume from"
+    for path in picked:
         model = new_model()
         resumed = fit(model, data, config, resume=path)
         assert same_weights(model.state_dict(), reference.state_dict()), path.name
         assert resumed.without_timing() == history.without_timing(), path.name
+    return history
+
+
+def test_resume_from_every_checkpoint_is_bitwise_exact(tmp_path: Path) -> None:
+    # dropout (global torch RNG), shuffling, Adam moments, a schedule-free lr, early stopping;
+    # 11 batches per epoch: checkpoints every 5 steps fall mid-epoch, plus the final one
+    config = Config(
+        epochs=4, n=160, dropout=0.2, batch_size=12, patience=3, device="cpu"
+    ).validate()
+    check_exact_resume(config, load_prepared(config), tmp_path, every_steps=5, pick=slice(None))
 
 
 @pytest.mark.parametrize(
@@ -68,16 +79,37 @@ def test_exact_resume_with_every_engine_optimizer_and_schedule(
 ) -> None:
     config = Config(epochs=3, n=120, batch_size=10, device="cpu", **fields)  # type: ignore[arg-type]
     config.validate()
-    data = load_prepared(config)
-    reference = build_model(model_spec(config, data), seed=0)
-    history = fit(reference, data, config)
-    saver = Checkpointer(tmp_path, every_steps=7, keep=100)
-    fit(build_model(model_spec(config, data), seed=0), data, config, [saver])
-    for path in saver.written[1:4]:  # mid-epoch ones: optimizer and schedule state matter
-        model = build_model(model_spec(config, data), seed=0)
-        resumed = fit(model, data, config, resume=path)
-        assert same_weights(model.state_dict(), reference.state_dict()), path.name
-        assert resumed.without_timing() == history.without_timing(), path.name
+    # mid-epoch checkpoints: optimizer and schedule state matter
+    check_exact_resume(config, load_prepared(config), tmp_path, every_steps=7, pick=slice(1, 4))
+
+
+@pytest.mark.parametrize(
+    ("impl", "optimizer", "schedule"),
+    [
+        ("scratch", "adam", "one_cycle"),
+        ("scratch", "nesterov", "plateau"),
+        ("torch", "adamw", "warmup_cosine"),
+    ],
+)
+def test_resume_mid_epoch_with_a_moving_learning_rate(
+    impl: str, optimizer: str, schedule: str, tmp_path: Path
+) -> None:
+    """Schedules and from-scratch optimizers: their state_dicts hold all a resume needs."""
+    config = Config(
+        epochs=8,
+        n=120,
+        batch_size=16,
+        impl=impl,
+        optimizer=optimizer,
+        schedule=schedule,
+        lr=0.05 if schedule != "plateau" else 1e-6,  # 1e-6: plateau must cut
+        device="cpu",
+    ).validate()
+    # 6 batches per epoch: a few mid-run checkpoints
+    history = check_exact_resume(
+        config, load_prepared(config), tmp_path, every_steps=7, pick=slice(2, -1, 3)
+    )
+    assert len(set(history.column("lr"))) > 1  # the schedule moved the learning rate
 
 
 def test_exact_resume_of_a_torch_dataset(tmp_path: Path) -> None:
@@ -87,15 +119,7 @@ def test_exact_resume_of_a_torch_dataset(tmp_path: Path) -> None:
     split = load_prepared(config)
     assert isinstance(split.train, Split)
     data = dataclasses.replace(split, train=TensorDataset(split.train.X, split.train.y))
-    reference = build_model(model_spec(config, data), seed=0)
-    history = fit(reference, data, config)
-    saver = Checkpointer(tmp_path, every_steps=5, keep=100)
-    fit(build_model(model_spec(config, data), seed=0), data, config, [saver])
-    for path in saver.written[:3]:
-        model = build_model(model_spec(config, data), seed=0)
-        resumed = fit(model, data, config, resume=path)
-        assert same_weights(model.state_dict(), reference.state_dict()), path.name
-        assert resumed.without_timing() == history.without_timing(), path.name
+    check_exact_resume(config, data, tmp_path, every_steps=5, pick=slice(0, 3))
 
 
 def test_resume_refuses_a_config_that_changes_the_result(tmp_path: Path) -> None:
