@@ -33,13 +33,13 @@ import torch
 
 from looplab.config import Config
 from looplab.data.prepared import PreparedData, load_prepared
+from looplab.loop.events import Callback
 from looplab.models import build_model
-from looplab.pipeline import model_spec
-from looplab.train.callbacks import Callback
-from looplab.train.checkpoint import read_checkpoint
-from looplab.train.checkpointer import Checkpointer
-from looplab.train.guard import DivergenceGuard
-from looplab.train.loop import fit
+from looplab.run.build import model_spec
+from looplab.run.fit import fit
+from looplab.watch.checkpoint import read_checkpoint
+from looplab.watch.checkpointer import Checkpointer
+from looplab.watch.guard import DivergenceGuard
 
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 VARIANTS = ("bare", "guard", "guard + ckpt/epoch", "guard + ckpt/5 steps", "guard + ckpt/step")

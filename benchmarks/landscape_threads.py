@@ -19,8 +19,8 @@ from looplab.config import Config
 from looplab.data.prepared import load_prepared
 from looplab.inspect.landscape import LossAt, filter_normalized_direction, fixed_batch
 from looplab.models.mlp import build_model
-from looplab.pipeline import model_spec
-from looplab.train.path import flat_parameters
+from looplab.run.build import model_spec
+from looplab.watch.path import flat_parameters
 
 
 def main() -> None:

@@ -37,7 +37,7 @@ from looplab.data.prepared import PreparedData
 from looplab.data.split import Split
 from looplab.manual.mlp import ManualMLP
 from looplab.models.mlp import ModelSpec, build_model
-from looplab.train.loop import fit
+from looplab.run.fit import fit
 
 ROWS, FEATURES, HIDDEN, CLASSES = 20_000, 64, 128, 10
 BATCH, EPOCHS, LR = 64, 3, 0.05

@@ -32,12 +32,13 @@ import torch
 
 from looplab.config import Config
 from looplab.data.prepared import PreparedData, load_prepared
-from looplab.inspect.diagnoses import Diagnoses
-from looplab.inspect.monitors import LayerMonitor
+from looplab.loop.events import Callback
 from looplab.models import build_model
-from looplab.pipeline import model_spec, train
-from looplab.train.callbacks import Callback
-from looplab.train.loop import fit
+from looplab.pipeline import train
+from looplab.run.build import model_spec
+from looplab.run.fit import fit
+from looplab.watch.diagnoses import Diagnoses
+from looplab.watch.monitors import LayerMonitor
 
 
 def callbacks(variant: str) -> list[Callback]:

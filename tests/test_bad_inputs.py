@@ -70,7 +70,7 @@ def _damaged_runs(runs: Path) -> None:
     import io
     import shutil
 
-    from looplab.train.checkpoint import CHECKPOINT_DIR, list_checkpoints
+    from looplab.watch.checkpoint import CHECKPOINT_DIR, list_checkpoints
 
     def only_checkpoint(name: str) -> Path:
         shutil.copytree(runs / "good", runs / name)

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from looplab.config import Config, coerce, load_toml, make_config
-from looplab.errors import ConfigError
+from looplab.errors import ConfigError, LooplabError
+from looplab.run.build import checked
 
 
 def test_flags_override_the_file_which_overrides_defaults(tmp_path: Path) -> None:
@@ -51,7 +52,6 @@ def test_coerce_parses_flag_text(name: str, text: object, value: object) -> None
         ({"schedule": "cyclic"}, "unknown schedule 'cyclic'; choose one of: constant"),
         ({"momentum": 1.0}, "momentum must be in [0, 1), got 1.0"),
         ({"patience": -1}, "patience must be a whole number >= 0, got -1"),
-        ({"dataset": "csv:x.csv"}, "needs a target column: add --target COLUMN"),
     ],
 )
 def test_validation_names_the_field_and_the_allowed_values(
@@ -59,4 +59,22 @@ def test_validation_names_the_field_and_the_allowed_values(
 ) -> None:
     with pytest.raises(ConfigError) as info:
         Config(**changes).validate()  # type: ignore[arg-type]
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"dataset": "csv:x.csv"}, "needs a target column: add --target COLUMN"),
+        ({"dataset": "moon"}, "unknown dataset 'moon'; choose one of: linear, sine, moons"),
+        ({"dataset": "iris", "n": 50}, "dataset 'iris' is real data: --n and --noise do not"),
+    ],
+)
+def test_the_dataset_is_checked_with_the_config_before_any_data_is_read(
+    changes: dict[str, object], message: str
+) -> None:
+    config = Config(**changes)  # type: ignore[arg-type]
+    config.validate()  # the config's own fields are fine; the data registry knows datasets
+    with pytest.raises(LooplabError) as info:
+        checked(config)
     assert message in str(info.value)

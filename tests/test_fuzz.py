@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 
 from looplab.cli import run
 from looplab.config import field_names
-from looplab.runs import read_status
-from looplab.train.checkpoint import CHECKPOINT_DIR, latest_good
-from looplab.train.history import History
+from looplab.loop.history import History
+from looplab.run.directory import read_status
+from looplab.watch.checkpoint import CHECKPOINT_DIR, latest_good
 
 FUZZ = settings(
     max_examples=8,

@@ -18,35 +18,37 @@ if TYPE_CHECKING:
     from looplab.inspect.gradcheck import gradcheck
     from looplab.inspect.landscape import linear_landscape, network_landscape
     from looplab.inspect.summary import summarize
+    from looplab.loop import Callback, History, LoopState, Note, StopTraining
     from looplab.models import MLP, ModelSpec, TaskLoss, build_model
     from looplab.models.init import init_model
     from looplab.pipeline import train
-    from looplab.runs import load_run
-    from looplab.train import Callback, History, LoopState, StopTraining, fit
+    from looplab.run.fit import fit
+    from looplab.run.saved import load_run
 
 # public name -> module that defines it
 _EXPORTS = {
     "MLP": "looplab.models",
     "Batches": "looplab.data",
-    "Callback": "looplab.train",
+    "Callback": "looplab.loop",
     "Config": "looplab.config",
-    "History": "looplab.train",
-    "LoopState": "looplab.train",
+    "History": "looplab.loop",
+    "LoopState": "looplab.loop",
     "LooplabError": "looplab.errors",
     "ModelSpec": "looplab.models",
+    "Note": "looplab.loop",
     "PreparedData": "looplab.data",
     "Split": "looplab.data",
-    "StopTraining": "looplab.train",
+    "StopTraining": "looplab.loop",
     "TaskLoss": "looplab.models",
     "build_model": "looplab.models",
     "compare_batch_sizes": "looplab.experiments.compare",
-    "fit": "looplab.train",
+    "fit": "looplab.run.fit",
     "gradcheck": "looplab.inspect.gradcheck",
     "init_model": "looplab.models.init",
     "linear_landscape": "looplab.inspect.landscape",
     "load_dataset": "looplab.data",
     "load_prepared": "looplab.data",
-    "load_run": "looplab.runs",
+    "load_run": "looplab.run.saved",
     "lr_range_test": "looplab.experiments.lr_find",
     "make_config": "looplab.config",
     "network_landscape": "looplab.inspect.landscape",
@@ -65,6 +67,7 @@ __all__ = [
     "LoopState",
     "LooplabError",
     "ModelSpec",
+    "Note",
     "PreparedData",
     "Split",
     "StopTraining",

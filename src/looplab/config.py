@@ -11,13 +11,12 @@ import dataclasses
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import tomli_w
 
 from looplab.errors import ConfigError, one_of
-
-Task = Literal["regression", "binary", "multiclass"]
+from looplab.task import Task
 
 MODELS = ("mlp", "linear")
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "gelu", "leaky_relu", "identity")
@@ -95,17 +94,8 @@ class Config:
     name: str | None = None
 
     def validate(self) -> Config:
-        """Check every field; raise :class:`ConfigError` naming the first bad one."""
-        from looplab.data.registry import dataset_names
-
-        if not self.dataset.startswith("csv:") and self.dataset not in dataset_names():
-            raise ConfigError(
-                f"unknown dataset {one_of(self.dataset, [*dataset_names(), 'csv:PATH'])}"
-            )
-        if self.dataset.startswith("csv:") and not self.target:
-            raise ConfigError(
-                f"dataset {self.dataset!r} needs a target column: add --target COLUMN"
-            )
+        """Check every field; raise :class:`ConfigError` naming the first bad one. Whether the
+        dataset exists is the data's question (``looplab.run.build.checked`` asks both)."""
         _choice("model", self.model, MODELS)
         _choice("activation", self.activation, ACTIVATIONS)
         _choice("optimizer", self.optimizer, OPTIMIZERS)

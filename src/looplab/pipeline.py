@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import tomli_w
@@ -13,55 +12,31 @@ import torch
 
 from looplab.config import Config
 from looplab.data.batches import make_batches
-from looplab.data.prepared import PreparedData, load_prepared
-from looplab.inspect.diagnoses import MESSAGES_FILE, Diagnoses
-from looplab.inspect.monitors import ACTIVATIONS_FILE, LayerMonitor
+from looplab.data.prepared import load_prepared
+from looplab.files import write_atomic
+from looplab.loop.events import Callback
+from looplab.loop.history import History, Note
+from looplab.loop.metrics import evaluate
+from looplab.loop.snapshot import Snapshot
 from looplab.models.init import init_model
 from looplab.models.losses import TaskLoss
-from looplab.models.mlp import MLP, ModelSpec, build_model
-from looplab.runs import MODEL_FILE, create_run_dir, save_model, status_of, write_status
-from looplab.train.callbacks import Callback
-from looplab.train.checkpoint import CHECKPOINT_DIR, write_atomic
-from looplab.train.checkpointer import Checkpointer
-from looplab.train.guard import DivergenceGuard, fit_with_rollback
-from looplab.train.history import History
-from looplab.train.interrupt import SignalCatcher
-from looplab.train.loop import check_fits_data
-from looplab.train.metrics import evaluate
-from looplab.train.path import PATH_FILE, PathRecorder
-from looplab.train.resume import is_done, prepare_resume, restored_history
-from looplab.train.tensorboard import TensorBoardLogger
-from looplab.train.writers import HistoryWriter
-
-
-def model_spec(config: Config, data: PreparedData) -> ModelSpec:
-    """The model a config asks for, sized to the data: inputs = features, outputs = classes."""
-    return ModelSpec(
-        in_features=data.n_features,
-        out_features=data.n_outputs,
-        hidden=tuple(config.hidden) if config.model == "mlp" else (),
-        activation=config.activation,
-        dropout=config.dropout,
-        norm=config.norm,
-        residual=config.residual,
-    )
-
-
-@dataclass
-class TrainResult:
-    """What a run produced: the trained model, its history, and where it was written."""
-
-    config: Config
-    data: PreparedData
-    spec: ModelSpec
-    model: MLP
-    history: History
-    run_dir: Path | None = None
-    test: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def report(self) -> Path | None:
-        return self.run_dir / "report.html" if self.run_dir else None
+from looplab.models.mlp import build_model
+from looplab.run.build import VAL_BATCH, check_fits_data, checked, model_spec
+from looplab.run.directory import create_run_dir, status_of, write_status
+from looplab.run.fit import fit
+from looplab.run.result import TrainResult
+from looplab.run.resume import is_done, prepare_resume, restored_history
+from looplab.run.rollback import fit_with_rollback
+from looplab.run.saved import MODEL_FILE, save_model
+from looplab.watch.checkpoint import CHECKPOINT_DIR
+from looplab.watch.checkpointer import Checkpointer
+from looplab.watch.diagnoses import MESSAGES_FILE, Diagnoses
+from looplab.watch.guard import DivergenceGuard
+from looplab.watch.history_writer import HistoryWriter
+from looplab.watch.interrupt import SignalCatcher
+from looplab.watch.monitors import ACTIVATIONS_FILE, LayerMonitor
+from looplab.watch.path import PATH_FILE, PathRecorder
+from looplab.watch.tensorboard import TensorBoardLogger
 
 
 def train(
@@ -79,7 +54,7 @@ def train(
     ``resume`` (a run directory) continues that run from its newest good checkpoint, exactly.
     With ``signals``, a caught Ctrl-C or SIGTERM checkpoints and raises ``Interrupted``.
     """
-    config.validate()
+    checked(config)
     start_from, notes = prepare_resume(resume, config) if resume is not None else (None, [])
     data = load_prepared(config)
     for note in [*data.notes, *notes]:
@@ -94,15 +69,16 @@ def train(
     monitor = LayerMonitor() if config.monitor else None  # --monitor: per-layer statistics
     # diagnoses before the guard: a NaN is explained in history.messages before it stops the run
     watchers: list[Callback] = [monitor, Diagnoses(monitor)] if monitor else [Diagnoses()]
-    extra: list[Callback] = [*watchers, DivergenceGuard()]  # guard before any checkpoint
+    rolls_back = config.on_nan == "rollback"
+    extra: list[Callback] = [*watchers, DivergenceGuard(rolls_back)]  # guard before checkpoints
     path = PathRecorder()  # initial and epoch-end weights: path.pt, for `looplab landscape`
     with contextlib.ExitStack() as stack:
         checkpoints = run_dir / CHECKPOINT_DIR if run_dir else Path(stack.enter_context(
             tempfile.TemporaryDirectory(prefix="looplab-")))  # rollback needs checkpoints
-        if run_dir is not None or config.on_nan == "rollback":
+        if run_dir is not None or rolls_back:
             every = (config.checkpoint_every, config.checkpoint_steps, config.keep_checkpoints)
-            initial = config.on_nan == "rollback"
-            extra.append(Checkpointer(checkpoints, *every, signals=signals, initial=initial))
+            extra.append(Checkpointer(checkpoints, *every, signals=signals, initial=rolls_back,
+                                      extra={"config": config.to_dict()}))  # fmt: skip
         if run_dir is not None:
             write_atomic(run_dir / "config.toml", tomli_w.dumps(config.to_dict()).encode())
             extra += [HistoryWriter(run_dir / "history.csv"), path]
@@ -112,14 +88,17 @@ def train(
         if start_from is not None and is_done(start_from, config):
             history = restored_history(model, start_from)  # killed after its final checkpoint
         else:
-            history = fit_with_rollback(
-                model, data, config, [*extra, *callbacks], checkpoints, start_from
-            )
-        history.messages[:0] = [n for n in data.notes if n not in history.messages]
+
+            def fit_once(resume: Snapshot | None) -> History:
+                return fit(model, data, config, [*extra, *callbacks], resume)
+
+            history = fit_with_rollback(fit_once, checkpoints, rolls_back, start_from)
+        said = set(history.messages)
+        history.notes[:0] = [Note("", n) for n in data.notes if n not in said]  # data's notes
         result = TrainResult(config, data, spec, model, history, run_dir)
         if data.test is not None:
             device = next(model.parameters()).device
-            batches = make_batches(data.test, 4096, shuffle=False, device=device)
+            batches = make_batches(data.test, VAL_BATCH, shuffle=False, device=device)
             result.test = evaluate(model, batches, TaskLoss(data.task), data.task)
         if run_dir is not None:
             write_run_files(result, run_dir, monitor, path)

@@ -10,7 +10,7 @@ import torch
 from looplab.cli import run
 from looplab.data.prepared import load_prepared
 from looplab.models.losses import TaskLoss
-from looplab.runs import load_run
+from looplab.run.saved import load_run
 
 
 def test_landscape_of_a_run_writes_its_pictures_and_the_trained_loss(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]

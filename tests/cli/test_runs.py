@@ -14,11 +14,13 @@ import torch
 
 from looplab.cli import run
 from looplab.config import Config
+from looplab.loop.events import Callback
+from looplab.loop.state import LoopState
 from looplab.pipeline import train
-from looplab.runs import FORMAT_VERSION, list_runs, read_status
-from looplab.train.callbacks import Callback
-from looplab.train.interrupt import Interrupted
-from looplab.train.state import LoopState
+from looplab.run.directory import read_status
+from looplab.run.listing import list_runs
+from looplab.run.saved import FORMAT_VERSION
+from looplab.watch.interrupt import Interrupted
 
 
 class InterruptAt(Callback):

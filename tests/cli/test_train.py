@@ -10,7 +10,7 @@ import torch
 from looplab.cli import run
 from looplab.config import Config
 from looplab.pipeline import train
-from looplab.runs import load_run
+from looplab.run.saved import load_run
 
 
 def test_default_job_reaches_95_percent_and_a_linear_model_does_not() -> None:

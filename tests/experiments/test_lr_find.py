@@ -15,8 +15,8 @@ from looplab.errors import ConfigError
 from looplab.experiments.lr_find import lr_range_test, steepest_descent
 from looplab.inspect.landscape import linear_optimum
 from looplab.models.mlp import ModelSpec, build_model
-from looplab.pipeline import model_spec
-from looplab.train.loop import fit
+from looplab.run.build import model_spec
+from looplab.run.fit import fit
 
 
 def test_the_users_model_is_untouched() -> None:

@@ -22,7 +22,7 @@ from looplab.inspect.landscape import (
 from looplab.models.losses import TaskLoss
 from looplab.models.mlp import ModelSpec, build_model
 from looplab.pipeline import train
-from looplab.train.path import PathRecorder, flat_parameters
+from looplab.watch.path import PathRecorder, flat_parameters
 
 
 @pytest.fixture(scope="module")

@@ -13,11 +13,11 @@ from looplab.config import Config
 from looplab.data.prepared import PreparedData
 from looplab.data.split import Split
 from looplab.errors import ConfigError
+from looplab.loop.history import History
 from looplab.manual.engine import ManualLoss, manual_engine
 from looplab.models.losses import TaskLoss
 from looplab.models.mlp import ModelSpec, build_model
-from looplab.train.history import History
-from looplab.train.loop import fit
+from looplab.run.fit import fit
 
 
 def assert_same_history(a: History, b: History, tol: float = 1e-4) -> None:
@@ -48,7 +48,7 @@ def test_cli_manual_engine_gives_the_autograd_history(tmp_path: Path) -> None:
 )
 def test_fit_histories_agree_for_each_task(dataset: str, activation: str, optimizer: str) -> None:
     from looplab.data.prepared import load_prepared
-    from looplab.pipeline import model_spec
+    from looplab.run.build import model_spec
 
     config = Config(
         dataset=dataset, n=240, epochs=5, activation=activation, optimizer=optimizer, lr=0.05,

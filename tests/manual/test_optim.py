@@ -8,7 +8,7 @@ from torch import Tensor, nn
 
 from looplab.config import OPTIMIZERS, Config
 from looplab.manual import optim as scratch
-from looplab.train.optimizers import build_optimizer, build_torch_optimizer
+from looplab.run.optimizers import build_optimizer, build_torch_optimizer
 
 STEPS = 200
 

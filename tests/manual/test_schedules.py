@@ -12,7 +12,7 @@ import torch
 from looplab.config import SCHEDULES, Config
 from looplab.errors import ConfigError
 from looplab.manual import schedules as scratch
-from looplab.train.schedules import build_scheduler, lr_sequence
+from looplab.run.schedules import build_scheduler, lr_sequence
 
 LR = 0.1
 STEPS = 100

@@ -10,12 +10,12 @@ from torch import nn
 from looplab.config import Config
 from looplab.data.prepared import load_prepared
 from looplab.errors import ShapeError
-from looplab.inspect.diagnoses import VANISHING, Diagnoses
-from looplab.inspect.monitors import LayerMonitor
 from looplab.models import MLP, ModelSpec, build_model
-from looplab.pipeline import model_spec
 from looplab.plots.monitors import gradient_ratio
-from looplab.train.loop import fit
+from looplab.run.build import model_spec
+from looplab.run.fit import fit
+from looplab.watch.diagnoses import VANISHING, Diagnoses
+from looplab.watch.monitors import LayerMonitor
 
 
 @pytest.mark.parametrize(("norm", "kind"), [("batch", nn.BatchNorm1d), ("layer", nn.LayerNorm)])

@@ -30,7 +30,8 @@ def compare(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
     from rich.table import Table
 
-    from looplab.config import load_toml, make_config
+    from looplab.cli.options import load_config
+    from looplab.config import load_toml
     from looplab.errors import ConfigError
     from looplab.experiments.compare import (
         COMPARE_DEFAULTS,
@@ -41,7 +42,7 @@ def compare(
     )
     from looplab.plots.compare import compare_figure
     from looplab.plots.style import save
-    from looplab.runs import create_run_dir
+    from looplab.run.directory import create_run_dir
 
     flags = dict(overrides or {})
     if "batch_size" in flags:
@@ -49,7 +50,7 @@ def compare(
     sizes = parse_batch_sizes(batch_sizes)
     in_file = load_toml(config_file) if config_file is not None else {}
     defaults = {k: v for k, v in COMPARE_DEFAULTS.items() if k not in in_file}
-    config = make_config(config_file, **{**defaults, **flags})
+    config = load_config(config_file, **{**defaults, **flags})
     if seeds < 1:
         raise ConfigError(f"seeds must be a positive whole number, got {seeds}")
     data = compare_data(config, sizes)  # bad sizes fail here, before any run

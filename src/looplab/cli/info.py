@@ -49,7 +49,7 @@ def summary(
     from looplab.errors import ConfigError, one_of
     from looplab.inspect.summary import HEADER, format_bytes, summarize, table_rows
     from looplab.models.mlp import ModelSpec, build_model
-    from looplab.runs import load_run
+    from looplab.run.saved import load_run
 
     if run is not None:
         saved = load_run(run)

@@ -99,13 +99,13 @@ def landscape(
 def _linear(
     batch_sizes: str, lr: float, epochs: int, dataset: str, seed: int, out: Path | None
 ) -> None:
-    from looplab.config import make_config
+    from looplab.cli.options import load_config
     from looplab.inspect.landscape import linear_landscape
     from looplab.plots.landscape import linear_contour
     from looplab.plots.style import save
-    from looplab.runs import create_run_dir
+    from looplab.run.directory import create_run_dir
 
-    config = make_config(dataset=dataset, model="linear", optimizer="sgd", lr=lr, epochs=epochs,
+    config = load_config(dataset=dataset, model="linear", optimizer="sgd", lr=lr, epochs=epochs,
                          seed=seed)
     sizes = _parse_batch_sizes(batch_sizes)
     with err_console.status("training linear regression once per batch size"):
@@ -133,8 +133,8 @@ def _network(
     from looplab.inspect.landscape import fixed_batch, network_landscape
     from looplab.plots.landscape import interpolation_plot, slice_contour, slice_surface
     from looplab.plots.style import save
-    from looplab.runs import load_run
-    from looplab.train.path import PATH_FILE, TrainingPath
+    from looplab.run.saved import load_run
+    from looplab.watch.path import PATH_FILE, TrainingPath
 
     saved = load_run(run)
     if saved.config is None:

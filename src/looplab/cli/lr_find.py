@@ -37,18 +37,18 @@ def lr_find(
     import time
 
     from looplab.cli.landscape import LazyProgress
-    from looplab.config import make_config
+    from looplab.cli.options import load_config
     from looplab.data.prepared import load_prepared
     from looplab.experiments.lr_find import lr_range_test
     from looplab.models.mlp import build_model
-    from looplab.pipeline import model_spec
     from looplab.plots.lr_find import lr_find_plot
     from looplab.plots.style import save
-    from looplab.runs import create_run_dir
+    from looplab.run.build import model_spec
+    from looplab.run.directory import create_run_dir
 
     overrides = dict(overrides or {})
     name = overrides.pop("name", None)
-    config = make_config(config_file, **overrides)
+    config = load_config(config_file, **overrides)
     data = load_prepared(config)
     model = build_model(model_spec(config, data), seed=config.seed)
     progress = LazyProgress("range test")

@@ -16,7 +16,7 @@ from typing import Any
 
 import typer
 
-from looplab.config import HELP, Config
+from looplab.config import HELP, Config, make_config
 
 _METAVARS = {"int": "INT", "float": "FLOAT", "list[int]": "W,W,...", "list[str]": "A,B,..."}
 
@@ -76,3 +76,11 @@ def config_options(func: Callable[..., Any]) -> Callable[..., Any]:
     wrapper.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     wrapper.__annotations__ = annotations
     return wrapper
+
+
+def load_config(file: Path | None = None, **flags: Any) -> Config:
+    """Defaults, then the TOML ``file``, then the flags; every field and the dataset checked
+    before the command does anything."""
+    from looplab.run.build import checked
+
+    return checked(make_config(file, **flags))

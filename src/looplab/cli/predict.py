@@ -23,7 +23,7 @@ def predict(
     """Predict with a saved run: class names and probabilities, or values."""
     import csv
 
-    from looplab.predict import predict_rows
+    from looplab.run.predict import predict_rows
 
     header, rows, predictions = predict_rows(run, input)
     if output is not None:

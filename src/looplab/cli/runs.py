@@ -32,7 +32,7 @@ def runs(
     ] = Path("runs"),
 ) -> None:
     """List runs: status (complete, interrupted, failed, running), dataset, best metric, age."""
-    from looplab.runs import list_runs
+    from looplab.run.listing import list_runs
 
     infos = list_runs(directory)
     if not infos:

@@ -29,7 +29,7 @@ def schedule(
     from looplab.errors import ConfigError, one_of
     from looplab.plots.schedule import schedule_figure
     from looplab.plots.style import save
-    from looplab.train.schedules import lr_sequence
+    from looplab.run.schedules import lr_sequence
 
     names = list(SCHEDULES) if name == "all" else [n.strip() for n in name.split(",") if n.strip()]
     for n in names:

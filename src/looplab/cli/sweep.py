@@ -50,7 +50,7 @@ def sweep(
     from rich.progress import TimeRemainingColumn as Remaining
     from rich.table import Table
 
-    from looplab.config import make_config
+    from looplab.cli.options import load_config
     from looplab.experiments.sweep import (
         RunOutcome,
         parse_vary,
@@ -59,12 +59,12 @@ def sweep(
         sweep_points,
         table,
     )
-    from looplab.experiments.sweep_report import sweep_title, write_sweep
-    from looplab.runs import create_run_dir
+    from looplab.report.sweep import sweep_title, write_sweep
+    from looplab.run.directory import create_run_dir
 
     overrides = dict(overrides or {})
     name = overrides.pop("name", None)
-    base = make_config(config_file, **overrides)
+    base = load_config(config_file, **overrides)
     axes = [parse_vary(text) for text in vary]
     points = sweep_points(base, axes, seeds)
     out = create_run_dir(base.out, name or f"sweep-{time.strftime('%Y%m%d-%H%M%S')}", base)

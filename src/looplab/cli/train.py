@@ -28,17 +28,17 @@ def train(
     import shlex
     import time
 
-    from looplab.config import make_config
+    from looplab.cli.options import load_config
     from looplab.pipeline import train as run_training
     from looplab.report.html import run_title
-    from looplab.train.interrupt import Interrupted, SignalCatcher
-    from looplab.train.progress import ProgressBar
-    from looplab.train.resume import resume_config
+    from looplab.run.resume import resume_config
+    from looplab.watch.interrupt import Interrupted, SignalCatcher
+    from looplab.watch.progress import ProgressBar
 
     if resume is not None:
         config = resume_config(resume, config_file, overrides or {})
     else:
-        config = make_config(config_file, **(overrides or {}))
+        config = load_config(config_file, **(overrides or {}))
     started = time.perf_counter()
     bar = ProgressBar(err_console)
     try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterator, Sized
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -21,16 +21,6 @@ from torch.utils.data import Dataset as TorchDataset
 
 from looplab.data.split import Split
 from looplab.errors import ConfigError
-
-
-class BatchSource(Protocol):
-    """What the loop needs from its batches: how many per epoch, and one epoch of them."""
-
-    generator: torch.Generator
-
-    def __len__(self) -> int: ...
-
-    def epoch(self, skip: int = 0) -> Iterator[tuple[Tensor, Tensor]]: ...
 
 
 class Batches:
@@ -79,11 +69,23 @@ class Batches:
         for start in range(skip * b, len(self) * b, b):
             yield X[start : start + b], y[start : start + b]
 
+    def state_dict(self) -> dict[str, Any]:
+        """The shuffling generator now, and as it was before this epoch's permutation."""
+        return {"shuffle": self.generator.get_state(), "shuffle_epoch": self.epoch_state}
+
+    def load_state_dict(self, state: dict[str, Any], mid_epoch: bool) -> None:
+        """Mid-epoch, rewind to before this epoch's permutation, which is drawn again."""
+        self.generator.set_state(state["shuffle_epoch"] if mid_epoch else state["shuffle"])
+
 
 class LoaderBatches:
     """Batches from a torch ``Dataset`` or ``DataLoader``, with the same interface as Batches.
 
-    Resuming mid-epoch replays the skipped batches (a streaming loader cannot seek).
+    Resuming mid-epoch replays the skipped batches (a streaming loader cannot seek). A loader
+    shuffles with its own ``generator`` when it has one, else with torch's global generator,
+    which it draws from when an epoch's iterator is made (the sampler's seed, and the workers'
+    base seed): so the global state at the start of each epoch is kept too, and a resumed epoch
+    makes its iterator from that state before going on with the interrupted run's state.
     """
 
     def __init__(
@@ -98,6 +100,9 @@ class LoaderBatches:
         self.generator = generator if generator is not None else torch.Generator()
         if isinstance(source, DataLoader):
             self.loader: DataLoader[Any] = source
+            own = source.generator or getattr(source.sampler, "generator", None)
+            if own is not None:  # the user's loader shuffles with its own generator
+                self.generator = own
         else:
             self.loader = DataLoader(
                 source,
@@ -107,13 +112,40 @@ class LoaderBatches:
                 generator=self.generator,
             )
         self.epoch_state: Tensor = self.generator.get_state()
+        self.global_epoch_state: Tensor = torch.get_rng_state()
+        self._replay_from: Tensor | None = None  # global state to make a resumed epoch's iterator
 
     def __len__(self) -> int:
         return len(self.loader)
 
     def epoch(self, skip: int = 0) -> Iterator[tuple[Tensor, Tensor]]:
         self.epoch_state = self.generator.get_state()
-        yield from itertools.islice(self.loader, skip, None)
+        replay, self._replay_from = self._replay_from, None
+        if replay is None:
+            self.global_epoch_state = torch.get_rng_state()
+            yield from itertools.islice(self.loader, skip, None)
+            return
+        # Resumed mid-epoch: make the iterator and pass the skipped batches from the global
+        # state the interrupted epoch started with (so the loader draws the same seeds), then
+        # go on from the state the interrupted run had reached.
+        now, self.global_epoch_state = torch.get_rng_state(), replay
+        torch.set_rng_state(replay)
+        batches = iter(self.loader)
+        for _ in itertools.islice(batches, skip):
+            pass
+        torch.set_rng_state(now)
+        yield from batches
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "shuffle": self.generator.get_state(),
+            "shuffle_epoch": self.epoch_state,
+            "global_epoch": self.global_epoch_state,
+        }
+
+    def load_state_dict(self, state: dict[str, Any], mid_epoch: bool) -> None:
+        self.generator.set_state(state["shuffle_epoch"] if mid_epoch else state["shuffle"])
+        self._replay_from = state.get("global_epoch") if mid_epoch else None
 
 
 def make_batches(

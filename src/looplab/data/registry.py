@@ -43,6 +43,21 @@ def dataset_names() -> list[str]:
     return list(DATASETS)
 
 
+def check_dataset(
+    name: str, target: str | None = None, n: int | None = None, noise: float | None = None
+) -> None:
+    """What can be checked of a dataset before reading it: a known name (or ``csv:PATH`` with a
+    target), and ``n`` / ``noise`` only for synthetic data. Raises a one-line DataError."""
+    if name.startswith("csv:"):
+        if not target:
+            raise DataError(f"dataset {name!r} needs a target column: add --target COLUMN")
+        return
+    if name not in DATASETS:
+        raise DataError(f"unknown dataset {one_of(name, [*DATASETS, 'csv:PATH'])}")
+    if DATASETS[name].default_n is None and (n is not None or noise is not None):
+        raise DataError(f"dataset {name!r} is real data: --n and --noise do not apply to it")
+
+
 def load_dataset(
     name: str,
     *,
@@ -55,19 +70,15 @@ def load_dataset(
     task: str = "auto",
 ) -> TaskData:
     """Load a built-in dataset by name, or a CSV file given as ``csv:PATH`` with a ``target``."""
+    check_dataset(name, target, n, noise)
     if name.startswith("csv:"):
         from looplab.data.tabular import read_csv
 
-        if not target:
-            raise DataError(f"dataset {name!r} needs a target column: add --target COLUMN")
+        assert target is not None  # check_dataset asks for one
         return read_csv(name[4:], target, drop=drop or [], impute=impute, task=task)
-    if name not in DATASETS:
-        raise DataError(f"unknown dataset {one_of(name, [*DATASETS, 'csv:PATH'])}")
     info = DATASETS[name]
     loader = _LOADERS[name]
     if info.default_n is None:
-        if n is not None or noise is not None:
-            raise DataError(f"dataset {name!r} is real data: --n and --noise do not apply to it")
         return loader(0, 0.0, seed)
     rows = n if n is not None else info.default_n
     spread = noise if noise is not None else (info.default_noise or 0.0)

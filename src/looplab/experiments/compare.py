@@ -24,14 +24,14 @@ from looplab.data.batches import make_batches
 from looplab.data.prepared import PreparedData, load_prepared
 from looplab.data.split import Split
 from looplab.errors import ConfigError
+from looplab.loop.events import Callback
+from looplab.loop.history import History
+from looplab.loop.metrics import evaluate
+from looplab.loop.state import LoopState
 from looplab.models.init import init_model
 from looplab.models.mlp import build_model
-from looplab.pipeline import model_spec
-from looplab.train.callbacks import Callback
-from looplab.train.history import History
-from looplab.train.loop import fit
-from looplab.train.metrics import evaluate
-from looplab.train.state import LoopState
+from looplab.run.build import model_spec
+from looplab.run.fit import fit
 
 BatchSize = int | str  # a number of rows, or "full"
 

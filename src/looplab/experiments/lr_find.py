@@ -25,7 +25,7 @@ from looplab.data.prepared import PreparedData
 from looplab.errors import ConfigError
 from looplab.inspect.landscape import one_thread
 from looplab.models.losses import TaskLoss
-from looplab.train.optimizers import build_optimizer
+from looplab.run.optimizers import build_optimizer
 
 
 @dataclass

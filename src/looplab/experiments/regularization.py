@@ -15,10 +15,10 @@ from typing import Any
 from looplab.config import Config
 from looplab.data.batches import make_batches
 from looplab.data.prepared import load_prepared
+from looplab.loop.metrics import evaluate
 from looplab.models.losses import TaskLoss
 from looplab.models.mlp import build_model
-from looplab.train.loop import fit
-from looplab.train.metrics import evaluate
+from looplab.run.fit import fit
 
 # Each remedy is a set of config changes on top of the base run.
 REMEDIES: dict[str, dict[str, Any]] = {
@@ -61,7 +61,7 @@ class RemedyResult:
 
 def run_remedy(name: str, config: Config) -> RemedyResult:
     """Train one configuration and measure its final model on both splits."""
-    from looplab.pipeline import model_spec  # the data-sized model of the CLI run
+    from looplab.run.build import model_spec  # the data-sized model of the CLI run
 
     data = load_prepared(config)
     model = build_model(model_spec(config, data), seed=config.seed)

@@ -19,10 +19,10 @@ from torch import nn
 from looplab.config import Config
 from looplab.data.prepared import PreparedData
 from looplab.data.split import Split
+from looplab.loop.events import Callback
+from looplab.loop.history import History
 from looplab.models.mlp import MLP, ModelSpec, build_model
-from looplab.train.callbacks import Callback
-from looplab.train.history import History
-from looplab.train.loop import fit
+from looplab.run.fit import fit
 
 LESSON_INITS = ("randn", "default", "xavier_normal", "kaiming_normal")
 

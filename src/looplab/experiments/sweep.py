@@ -26,7 +26,8 @@ import torch
 
 from looplab.config import Config, coerce, field_names
 from looplab.errors import ConfigError, one_of
-from looplab.train.history import Row
+from looplab.loop.history import Row
+from looplab.run.build import checked
 
 LIST_FIELDS = ("hidden", "drop")  # their values contain commas: separate values with ';'
 
@@ -85,7 +86,7 @@ def sweep_points(base: Config, axes: Sequence[Axis], seeds: int = 1) -> list[Swe
         changes = {a.name: value for a, (value, _) in zip(axes, combo, strict=True)}
         label = ", ".join(f"{a.name}={text}" for a, (_, text) in zip(axes, combo, strict=True))
         for k in range(seeds):
-            config = base.replace(**changes, seed=base.seed + k).validate()
+            config = checked(base.replace(**changes, seed=base.seed + k))
             points.append(SweepPoint(cell, label, tuple(t for _, t in combo), config.seed, config))
     return points
 

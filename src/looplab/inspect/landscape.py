@@ -5,7 +5,7 @@ Two views of the course (lesson 1.4):
 - **Linear regression** $\hat y = w x + b$: the whole landscape is a 2-D bowl
   $L(w, b) = \frac{1}{n}\sum_i (w x_i + b - y_i)^2$; we draw it around the closed-form
   optimum (``torch.linalg.lstsq``) with the paths of full-batch, mini-batch and stochastic
-  descent, each recorded by ``fit`` itself (a :class:`~looplab.train.path.PathRecorder`).
+  descent, each recorded by ``fit`` itself (a :class:`~looplab.watch.path.PathRecorder`).
 - **Any network**: a 1-D line from the initial to the final weights,
   $L((1-\alpha)\theta_0 + \alpha\theta^*)$, and a 2-D slice
   $L(\theta^* + \alpha\delta + \beta\eta)$ along two random Gaussian directions normalized
@@ -35,8 +35,8 @@ from looplab.data.split import Split
 from looplab.errors import ConfigError, DataError
 from looplab.models.losses import TaskLoss
 from looplab.models.mlp import ModelSpec, build_model
-from looplab.train.loop import fit
-from looplab.train.path import PathRecorder, TrainingPath, flat_parameters
+from looplab.run.fit import fit
+from looplab.watch.path import PathRecorder, TrainingPath, flat_parameters
 
 Progress = Callable[[int, int], None]  # (done, total): (0, total) first, then after each row
 

@@ -6,8 +6,8 @@ import math
 
 from matplotlib.figure import Figure
 
+from looplab.loop.history import History
 from looplab.plots.style import PALETTE, new_figure, wrapped
-from looplab.train.history import History
 
 
 def loss_curves(history: History, title: str) -> Figure:

@@ -1,6 +1,6 @@
 """Figures of the per-layer monitors: gradient flow, layer statistics, activation histograms.
 
-Each function reads a :class:`~looplab.train.history.History` with monitor columns (or the
+Each function reads a :class:`~looplab.loop.history.History` with monitor columns (or the
 sampled activations) and returns a Figure; nothing here runs during training.
 """
 
@@ -15,8 +15,8 @@ from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from looplab.loop.history import History
 from looplab.plots.style import DPI, PALETTE
-from looplab.train.history import History
 
 
 def _layer_order(name: str) -> tuple[int, str]:

@@ -26,7 +26,7 @@ from looplab.plots.predictions import decision_boundary, fitted_curve
 from looplab.plots.style import DPI
 
 if TYPE_CHECKING:
-    from looplab.pipeline import TrainResult
+    from looplab.run.result import TrainResult
 
 
 @dataclass(frozen=True)

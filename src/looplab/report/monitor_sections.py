@@ -9,18 +9,18 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING
 
-from looplab.inspect.diagnoses import diagnoses_in
-from looplab.inspect.monitors import ACTIVATIONS_FILE, load_samples
 from looplab.plots.monitors import activation_histograms, columns_of, gradient_flow, layer_stats
 from looplab.report.html import Section, figure_html, run_title, table_html
+from looplab.watch.diagnoses import diagnoses_in
+from looplab.watch.monitors import ACTIVATIONS_FILE, load_samples
 
 if TYPE_CHECKING:
-    from looplab.pipeline import TrainResult
+    from looplab.run.result import TrainResult
 
 
 def diagnoses_section(result: TrainResult) -> Section:
     """What the run's diagnoses said, or that none of them fired."""
-    found = diagnoses_in(result.history.messages)
+    found = diagnoses_in(result.history)
     monitored = bool(columns_of(result.history, "grad_norm"))
     checked = "non-finite loss, plateau and overfitting" + (
         ", exploding and vanishing gradients, dead ReLUs" if monitored else
@@ -28,10 +28,10 @@ def diagnoses_section(result: TrainResult) -> Section:
     )
     if not found:
         return Section("Diagnoses", f"<p>Nothing to report. Checked: {html.escape(checked)}.</p>")
-    rows = [[kind, text] for kind, text in found]
+    rows = [[n.kind, n.text, n.advice] for n in found]
     note = f"<p>Checked: {html.escape(checked)}.</p>"
-    return Section("Diagnoses", table_html(["diagnosis", "what happened and what to try"], rows)
-                   + note)
+    header = ["diagnosis", "what happened", "what to try"]
+    return Section("Diagnoses", table_html(header, rows) + note)
 
 
 def gradient_flow_section(result: TrainResult) -> Section | None:

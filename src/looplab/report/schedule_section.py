@@ -12,8 +12,8 @@ from looplab.data.split import Split
 from looplab.plots.schedule import schedule_figure
 
 if TYPE_CHECKING:
-    from looplab.pipeline import TrainResult
     from looplab.report.html import Section
+    from looplab.run.result import TrainResult
 
 
 def schedule_section(result: TrainResult) -> Section | None:
@@ -26,7 +26,7 @@ def schedule_section(result: TrainResult) -> Section | None:
         return None
     lrs, per_epoch = history.column("lr"), 1
     if config.schedule != "plateau" and isinstance(train, Split):
-        from looplab.train.schedules import lr_sequence
+        from looplab.run.schedules import lr_sequence
 
         size = len(train) if config.batch_size == "full" else int(config.batch_size)
         per_epoch = len(train) // size if config.drop_last else math.ceil(len(train) / size)

@@ -1,0 +1,106 @@
+"""Exact resume: everything of a :class:`LoopState` into a snapshot of plain values, and back.
+
+Bitwise-exact resume needs more than weights: the optimizer's moments, the scheduler, the
+epoch's running metrics, early stopping's best state, the history, and every random number
+generator: python, numpy, torch (dropout) and the batches' own shuffling state. Mid-epoch, the
+batches go back to their state before the epoch's permutation was drawn, so
+``epoch(skip=k)`` draws the same permutation and skips the ``k`` batches already done.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+
+from looplab.loop.history import History, Note
+from looplab.loop.metrics import RunningMetrics
+from looplab.loop.state import LoopState
+
+Snapshot = dict[str, Any]
+
+
+def capture(
+    state: LoopState, finished: bool = False, extra: Mapping[str, Any] | None = None
+) -> Snapshot:
+    """Everything needed to continue ``state`` exactly, as tensors and plain values.
+
+    ``finished`` marks the snapshot taken when ``fit`` returned; ``extra`` entries (a run's
+    config, say) are stored beside the loop's own.
+    """
+    return {
+        **(extra or {}),
+        "finished": finished,
+        "epoch": state.epoch,  # finished epochs
+        "batch": state.batch,  # finished batches of the current epoch
+        "step": state.step,
+        "model": {k: v.detach().cpu().clone() for k, v in state.model.state_dict().items()},
+        "optimizer": state.optimizer.state_dict(),
+        "scheduler": state.scheduler.state_dict() if state.scheduler is not None else None,
+        "running": state.running.state_dict() if state.running is not None else None,
+        "stopper": state.stopper.state_dict(),
+        "history": state.history.state_dict(),
+        "rng": {**global_rngs(), **state.train_batches.state_dict()},
+    }
+
+
+def restore(state: LoopState, snapshot: Snapshot) -> LoopState:
+    """Put a snapshot back into a freshly started ``state``; the next step is the one the
+    interrupted run would have taken."""
+    state.model.load_state_dict(snapshot["model"])
+    state.optimizer.load_state_dict(snapshot["optimizer"])
+    if state.scheduler is not None and snapshot.get("scheduler") is not None:
+        state.scheduler.load_state_dict(snapshot["scheduler"])
+    state.epoch, state.batch, state.step = snapshot["epoch"], snapshot["batch"], snapshot["step"]
+    state.running = None
+    if snapshot["running"] is not None:
+        state.running = RunningMetrics(state.task)
+        state.running.load_state_dict(snapshot["running"])
+    state.stopper.load_state_dict(snapshot["stopper"])
+    state.history = history_of(snapshot)
+    set_global_rngs(snapshot["rng"])
+    state.train_batches.load_state_dict(snapshot["rng"], mid_epoch=state.batch > 0)
+    return state
+
+
+def history_of(snapshot: Snapshot) -> History:
+    """The history a snapshot holds (older snapshots kept notes as plain message lines)."""
+    saved = snapshot["history"]
+    if "notes" in saved:
+        return History.from_state_dict(saved)
+    notes = [Note("", m) for m in saved.get("messages", [])]
+    return History([dict(r) for r in saved["rows"]], notes)
+
+
+def global_rngs() -> dict[str, Any]:
+    """The states of python's, numpy's and torch's global random generators."""
+    np_state: tuple[Any, ...] = tuple(np.random.get_state(legacy=True))
+    return {
+        "python": random.getstate(),
+        "numpy": {
+            "keys": torch.from_numpy(np_state[1].astype(np.int64)),  # (624,) uint32 values
+            "pos": int(np_state[2]),
+            "has_gauss": int(np_state[3]),
+            "cached_gaussian": float(np_state[4]),
+        },
+        "torch": torch.get_rng_state(),
+    }
+
+
+def set_global_rngs(rng: Mapping[str, Any]) -> None:
+    """Put back what :func:`global_rngs` returned."""
+    random.setstate(rng["python"])
+    np_rng = rng["numpy"]
+    np.random.set_state(
+        (
+            "MT19937",
+            np_rng["keys"].numpy().astype(np.uint32),
+            np_rng["pos"],
+            np_rng["has_gauss"],
+            np_rng["cached_gaussian"],
+        )
+    )
+    torch.set_rng_state(rng["torch"])

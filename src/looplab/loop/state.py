@@ -1,0 +1,49 @@
+"""Everything the loop works with, in one visible object that callbacks may read and
+checkpoints may save."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from looplab.loop.early_stopping import EarlyStopping
+from looplab.loop.history import History
+from looplab.loop.metrics import RunningMetrics
+from looplab.loop.protocols import BatchSource, LossFn, Optimizer, Scheduler
+from looplab.task import Task
+
+
+@dataclass
+class LoopState:
+    """The loop's working set. ``epoch`` counts finished epochs, ``batch`` finished batches of
+    the current one, ``step`` optimizer steps over the whole run; ``epochs`` is the run's
+    planned length."""
+
+    model: nn.Module
+    optimizer: Optimizer
+    loss_fn: LossFn
+    train_batches: BatchSource
+    val_batches: BatchSource | None
+    device: torch.device
+    task: Task
+    epochs: int
+    scheduler: Scheduler | None = None  # None keeps the lr constant
+    history: History = field(default_factory=History)
+    stopper: EarlyStopping = field(default_factory=lambda: EarlyStopping(0))
+    running: RunningMetrics | None = None  # the current epoch's training metrics so far
+    epoch: int = 0
+    batch: int = 0
+    step: int = 0
+
+    @property
+    def lr(self) -> float:
+        """The learning rate the next step will use (of the first parameter group)."""
+        return float(self.optimizer.param_groups[0]["lr"])
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """Where ``model``'s parameters live (the CPU for a model without parameters)."""
+    first = next(model.parameters(), None)
+    return first.device if first is not None else torch.device("cpu")

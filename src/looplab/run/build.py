@@ -1,0 +1,118 @@
+"""From a config to the things the loop is given: device, threads, seeds, engine, batches,
+optimizer and schedule, each chosen by name.
+
+Global side effects happen here and only here: :func:`seed_everything` seeds python's, numpy's
+and torch's global generators, and a ``threads`` setting sets torch's process-wide thread count
+(it stays set after the run; that is what a command-line run wants).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from looplab.config import Config
+from looplab.data.batches import make_batches
+from looplab.data.prepared import PreparedData
+from looplab.data.registry import check_dataset
+from looplab.data.split import Split
+from looplab.errors import ConfigError
+from looplab.loop.protocols import BatchSource, LossFn, Optimizer
+from looplab.manual.engine import manual_engine
+from looplab.models.losses import TaskLoss
+from looplab.models.mlp import ModelSpec
+from looplab.run.optimizers import build_optimizer
+from looplab.run.schedules import LoopSchedule, build_scheduler
+
+VAL_BATCH = 4096  # rows per validation batch: no gradients are kept, so large is cheap
+
+
+@dataclass
+class Built:
+    """What ``looplab.loop.fit`` is given for a config: ``model`` is what the loop calls (the
+    manual engine's wrapper of the same layers, under ``engine = "manual"``)."""
+
+    model: nn.Module
+    loss_fn: LossFn
+    optimizer: Optimizer
+    scheduler: LoopSchedule | None
+    train: BatchSource
+    val: BatchSource | None
+    device: torch.device
+
+
+def model_spec(config: Config, data: PreparedData) -> ModelSpec:
+    """The model a config asks for, sized to the data: inputs = features, outputs = classes."""
+    return ModelSpec(
+        in_features=data.n_features,
+        out_features=data.n_outputs,
+        hidden=tuple(config.hidden) if config.model == "mlp" else (),
+        activation=config.activation,
+        dropout=config.dropout,
+        norm=config.norm,
+        residual=config.residual,
+    )
+
+
+def checked(config: Config) -> Config:
+    """``config`` validated field by field, and its dataset checked by the data registry:
+    every mistake that needs no data is found here, before anything is written."""
+    config.validate()
+    check_dataset(config.dataset, config.target, config.n, config.noise)
+    return config
+
+
+def build(model: nn.Module, data: PreparedData, config: Config) -> Built:
+    """Seed everything, place ``model`` on its device and build the loop's inputs."""
+    check_fits_data(checked(config), data)
+    manual = config.engine == "manual"  # hand-written backward on numpy: CPU only
+    device = pick_device("cpu" if manual and config.device == "auto" else config.device)
+    generator = seed_everything(config.seed)
+    if config.threads:  # small models: a second thread often costs more than it gives
+        torch.set_num_threads(config.threads)
+    model.to(device)
+    forward, loss_fn = manual_engine(model, data.task) if manual else (model, TaskLoss(data.task))
+    train = make_batches(
+        data.train, config.batch_size, drop_last=config.drop_last, generator=generator,
+        device=device,
+    )  # fmt: skip
+    val = None
+    if data.val is not None:
+        val = make_batches(data.val, VAL_BATCH, shuffle=False, device=device)
+    optimizer = build_optimizer(model.parameters(), config)
+    scheduler = build_scheduler(optimizer, config, steps_per_epoch=len(train))
+    return Built(forward, loss_fn, optimizer, scheduler, train, val, device)
+
+
+def check_fits_data(config: Config, data: PreparedData) -> None:
+    """Config checks that need the data: raise a ConfigError before any work is done."""
+    if config.patience > 0 and data.val is None:
+        raise ConfigError("patience needs a validation split: set val_fraction above 0")
+    if isinstance(data.train, Split) and isinstance(config.batch_size, int):
+        rows = len(data.train)
+        if config.batch_size > rows:
+            raise ConfigError(
+                f"batch_size {config.batch_size} is larger than the training split ({rows} rows); "
+                f"use --batch-size {rows} or less, or --batch-size full"
+            )
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed python, numpy and torch; return the generator that shuffles the batches."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto`` is CUDA when present, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device 'cuda' asked for but no CUDA GPU is available; use --device cpu")
+    return torch.device(name)

@@ -1,0 +1,50 @@
+"""Epoch metrics weighted by batch size, checked against scikit-learn over the whole epoch."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from sklearn.metrics import accuracy_score, mean_absolute_error, r2_score
+
+from looplab.loop import RunningMetrics
+from looplab.models import TaskLoss
+
+
+def test_regression_metrics_equal_scikit_learn_over_uneven_batches() -> None:
+    torch.manual_seed(0)
+    pred, y = torch.randn(103, 1), torch.randn(103)
+    metrics = RunningMetrics("regression")
+    loss_fn = TaskLoss("regression")
+    for start in range(0, 103, 25):  # batches of 25, 25, 25, 25 and 3
+        p, t = pred[start : start + 25], y[start : start + 25]
+        metrics.update(loss_fn(p, t), p, t)
+    result = metrics.result()
+    assert result["loss"] == pytest.approx(((pred[:, 0] - y) ** 2).mean().item(), rel=1e-6)
+    assert result["r2"] == pytest.approx(r2_score(y.numpy(), pred[:, 0].numpy()), rel=1e-6)
+    assert result["mae"] == pytest.approx(
+        mean_absolute_error(y.numpy(), pred[:, 0].numpy()), rel=1e-6
+    )
+
+
+def test_short_last_batch_counts_for_its_size() -> None:
+    logits = torch.tensor([[5.0, 0.0]] * 9 + [[0.0, 5.0]])  # 9 predicted 0, one predicted 1
+    y = torch.zeros(10, dtype=torch.long)
+    metrics = RunningMetrics("multiclass")
+    loss_fn = TaskLoss("multiclass")
+    for start in (0, 8):  # a batch of 8, then a short batch of 2
+        metrics.update(
+            loss_fn(logits[start : start + 8], y[start : start + 8]),
+            logits[start : start + 8],
+            y[start : start + 8],
+        )
+    result = metrics.result()
+    assert result["accuracy"] == pytest.approx(accuracy_score(y, logits.argmax(1)))
+    assert result["loss"] == pytest.approx(loss_fn(logits, y).item(), rel=1e-6)
+
+
+def test_state_round_trips() -> None:
+    m = RunningMetrics("binary")
+    m.update(torch.tensor(0.5), torch.tensor([[1.0], [-1.0]]), torch.tensor([1.0, 1.0]))
+    copy = RunningMetrics("binary")
+    copy.load_state_dict(m.state_dict())
+    assert copy.result() == m.result() == {"loss": 0.5, "accuracy": 0.5}

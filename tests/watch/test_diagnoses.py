@@ -1,0 +1,187 @@
+"""Each diagnosis, provoked: it says once what happened and what to try; healthy runs stay quiet.
+
+The non-finite case is the course's own (lesson 2.3): a 1-50-1 ReLU net with ``torch.randn``
+weights on 300 evenly spaced points of sin(x) diverges at lr 1e-2; width 10 converges, and so
+do the fixes the message suggests.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import Tensor
+
+from looplab.config import Config
+from looplab.data.prepared import PreparedData, load_prepared
+from looplab.data.split import Split
+from looplab.experiments.sine_width import run_sine_lesson, sine_model
+from looplab.loop.events import Callback, StopTraining
+from looplab.loop.state import LoopState
+from looplab.models import ModelSpec, build_model
+from looplab.run.build import model_spec
+from looplab.run.fit import fit
+from looplab.watch.diagnoses import (
+    DEAD_RELU,
+    EXPLODING,
+    KINDS,
+    NONFINITE,
+    OVERFITTING,
+    PLATEAU,
+    Diagnoses,
+    diagnoses_in,
+    first_nonfinite_layer,
+    nonfinite_explanation,
+    oversized_layers,
+)
+from looplab.watch.monitors import LayerMonitor
+
+SEEDS = range(5)
+
+
+class StopWhenNonFinite(Callback):
+    """Ends a diverged run early (the rest of its 1000 epochs is NaN anyway)."""
+
+    def on_batch_end(self, state: LoopState, epoch: int, batch: int, loss: Tensor) -> None:
+        if not math.isfinite(float(loss.detach())) and state.step > 2:
+            raise StopTraining
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_lesson_2_3_width_50_diverges_and_the_diagnosis_says_why_and_what_to_try(seed: int) -> None:
+    diagnoses = Diagnoses()
+    history = run_sine_lesson(50, seed, callbacks=[diagnoses, StopWhenNonFinite()])
+    first = history[0]["train_loss"]
+    assert 160 <= first <= 950  # "the loss starts at 160-940"
+    assert len(history) < 10  # stopped at the first non-finite loss, within a few steps
+    (message,) = [m for m in history.messages if m.startswith(NONFINITE)]
+    step = len(history) + 1  # full batch: one step per epoch; that epoch's row never closed
+    assert f"the loss became inf at step {step} (epoch {step})" in message
+    assert "initial weights are too large for this width" in message
+    assert "fc2 has std" in message and "over fan-in 50" in message
+    assert f"first loss ({first:.4g})" in message
+    assert "--init xavier_normal" in message and "--lr 0.001" in message
+    why = nonfinite_explanation(history)
+    assert why is not None and why.startswith("why: the initial weights are too large")
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_lesson_2_3_width_10_converges_quietly(seed: int) -> None:
+    diagnoses = Diagnoses()
+    history = run_sine_lesson(10, seed, callbacks=[diagnoses])
+    assert 0.13 < history.last["train_loss"] < 0.17  # "about 0.15 for seeds 0-4"
+    assert not [m for m in history.messages if m.startswith(NONFINITE)]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_lesson_2_3_the_suggested_lower_learning_rate_fixes_width_50(seed: int) -> None:
+    history = run_sine_lesson(50, seed, lr=1e-3)
+    assert history.last["train_loss"] < 0.2
+
+
+@pytest.mark.parametrize("init", ["xavier_normal", "default"])
+def test_lesson_2_3_a_scaled_initialization_fixes_width_50(init: str) -> None:
+    history = run_sine_lesson(50, 0, init=init)
+    assert history.last["train_loss"] < 0.16
+    assert not oversized_layers(sine_model(50, 0, init))
+    assert [name for name, _, _ in oversized_layers(sine_model(50, 0))] == ["fc2"]
+
+
+def test_with_monitors_the_gradient_explosion_is_named_before_the_nan() -> None:
+    monitor = LayerMonitor()
+    history = run_sine_lesson(50, 0, callbacks=[monitor, Diagnoses(monitor), StopWhenNonFinite()])
+    kinds = [note.kind for note in diagnoses_in(history)]
+    assert kinds == [EXPLODING, NONFINITE]  # and no "dead ReLU" from the NaN epochs
+    assert "the total gradient norm grew" in history.messages[0]
+
+
+def test_first_nonfinite_layer_names_the_first_layer_in_forward_order() -> None:
+    model = build_model(ModelSpec(2, 1, (4, 4), "relu"), seed=0)
+    model(torch.randn(3, 2)).sum().backward()
+    assert first_nonfinite_layer(model) is None
+    model.fc3.weight.grad[0, 0] = math.inf  # type: ignore[index]
+    assert first_nonfinite_layer(model) == "fc3"
+    model.fc2.bias.grad[1] = math.nan  # type: ignore[index]
+    assert first_nonfinite_layer(model) == "fc2"
+
+
+def _regression(n: int = 64) -> PreparedData:
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(n, 2, generator=g)
+    y = 3 * X[:, 0] - X[:, 1] + 1
+    return PreparedData(train=Split(X, y), val=None, task="regression", feature_names=["a", "b"])
+
+
+def test_exploding_gradients_from_a_too_large_learning_rate() -> None:
+    # linear regression, full batch: lr 1.5 > 2 / (largest curvature) makes each step overshoot
+    model = build_model(ModelSpec(2, 1), seed=0)
+    monitor, diagnoses = LayerMonitor(), Diagnoses()
+    diagnoses.monitor = monitor
+    config = Config(optimizer="sgd", lr=1.5, epochs=12, batch_size="full", device="cpu")
+    history = fit(model, _regression(), config, [monitor, diagnoses])
+    norms = history.column("grad_norm/total")
+    assert norms[-1] > 100 * norms[0] and all(math.isfinite(v) for v in norms)
+    (message,) = [m for m in history.messages if m.startswith(EXPLODING)]
+    assert "try a lower learning rate (--lr 0.15)" in message
+
+
+def test_dead_relus_from_a_large_negative_bias() -> None:
+    data = _regression()
+    model = build_model(ModelSpec(2, 1, (10,), "relu"), seed=0)
+    with torch.no_grad():
+        model.fc1.bias[:7] = -50.0
+    monitor = LayerMonitor()
+    history = fit(model, data, Config(optimizer="sgd", lr=0.01, epochs=3, device="cpu"),
+                  [monitor, Diagnoses(monitor)])
+    (message,) = [m for m in history.messages if m.startswith(DEAD_RELU)]
+    assert "in epoch 1, 70% of act1's units never fired" in message
+    assert "leaky_relu" in message
+
+
+def test_plateau_when_the_learning_rate_is_far_too_small() -> None:
+    data = _regression()
+    model = build_model(ModelSpec(2, 1, (8,), "relu"), seed=0)
+    config = Config(optimizer="sgd", lr=1e-9, epochs=8, device="cpu")
+    history = fit(model, data, config, [Diagnoses(plateau_epochs=5)])
+    (message,) = [m for m in history.messages if m.startswith(PLATEAU)]
+    assert "has not improved for 5 epochs" in message and "at epoch 6" in message
+
+
+def test_overfitting_on_a_few_noisy_points_with_a_large_mlp() -> None:
+    config = Config(dataset="moons", n=60, noise=0.4, val_fraction=0.5, hidden=[64, 64],
+                    lr=0.01, batch_size="full", epochs=120, device="cpu").validate()
+    data = load_prepared(config)
+    model = build_model(model_spec(config, data), seed=0)
+    history = fit(model, data, config, [Diagnoses(overfit_epochs=10)])
+    (message,) = [m for m in history.messages if m.startswith(OVERFITTING)]
+    assert "the validation loss rose from" in message and "--patience" in message
+    epoch = int(message.split("over epochs ")[1].split("-")[1].split(" ")[0])
+    val = history.column("val_loss")
+    assert val[epoch - 1] > min(val[:epoch])
+
+
+def test_a_healthy_default_run_gets_no_diagnosis() -> None:
+    config = Config(n=300, epochs=15, device="cpu").validate()
+    data = load_prepared(config)
+    model = build_model(model_spec(config, data), seed=0)
+    monitor = LayerMonitor()
+    history = fit(model, data, config, [monitor, Diagnoses(monitor)])
+    assert diagnoses_in(history) == []
+    assert set(KINDS) == {NONFINITE, EXPLODING, "vanishing gradients", DEAD_RELU, PLATEAU,
+                          OVERFITTING}
+
+
+def test_overfitting_ignores_a_single_noisy_epoch_but_not_a_sustained_rise() -> None:
+    from looplab.watch.diagnoses import overfitting
+
+    train = [1.0 - 0.01 * i for i in range(30)]  # falling steadily
+    flat = [0.5, 0.52, 0.49, 0.51, 0.5] * 6
+    spike = [*flat[:-1], 0.8]  # one bad epoch at the end of the window
+    assert overfitting(flat, train, 10) is None
+    assert overfitting(spike, train, 10) is None
+    rising = [0.5] * 15 + [0.5 + 0.03 * i for i in range(1, 16)]
+    found = overfitting(rising, [0.3 - 0.005 * i for i in range(30)], 10)
+    assert found is not None and found[1] > 1.1 * found[0]
+    below_train = [0.1 * v for v in rising]  # validation still better than training: no
+    assert overfitting(below_train, train, 10) is None
