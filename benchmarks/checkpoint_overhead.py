@@ -81,14 +81,18 @@ def main() -> None:
     for _ in range(args.repeats):
         for variant in VARIANTS:
             times[variant].append(timed_fit(variant, data, config))
-    print(f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
-          f"{args.threads} thread(s), {args.epochs} epochs x 25 steps, median of {args.repeats}")
+    print(
+        f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
+        f"{args.threads} thread(s), {args.epochs} epochs x 25 steps, median of {args.repeats}"
+    )
     print(f"{'variant':<22}{'wall ms/epoch':>14}{'x bare':>8}{'cpu ms/epoch':>14}{'x bare':>8}")
     base = {c: statistics.median(t[c] for t in times["bare"]) for c in CLOCKS}
     for variant in VARIANTS:
         med = {c: statistics.median(t[c] for t in times[variant]) for c in CLOCKS}
-        print(f"{variant:<22}{med['wall'] * 1e3:>14.2f}{med['wall'] / base['wall']:>8.2f}"
-              f"{med['cpu'] * 1e3:>14.2f}{med['cpu'] / base['cpu']:>8.2f}")
+        print(
+            f"{variant:<22}{med['wall'] * 1e3:>14.2f}{med['wall'] / base['wall']:>8.2f}"
+            f"{med['cpu'] * 1e3:>14.2f}{med['cpu'] / base['cpu']:>8.2f}"
+        )
     with tempfile.TemporaryDirectory() as tmp:
         saver = Checkpointer(Path(tmp), keep=1)
         fit(build_model(model_spec(config, data), seed=0), data, config.replace(epochs=1), [saver])
@@ -98,8 +102,10 @@ def main() -> None:
             started = time.perf_counter()
             read_checkpoint(path)
             reads.append(time.perf_counter() - started)
-        print(f"one checkpoint: {path.stat().st_size / 1024:.1f} KiB; read + verify "
-              f"{statistics.median(reads) * 1e3:.2f} ms (median of 20)")
+        print(
+            f"one checkpoint: {path.stat().st_size / 1024:.1f} KiB; read + verify "
+            f"{statistics.median(reads) * 1e3:.2f} ms (median of 20)"
+        )
 
 
 if __name__ == "__main__":

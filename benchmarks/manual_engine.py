@@ -73,7 +73,12 @@ def fit_engine(
     """One ``fit`` of the MLP with ``engine`` (model built outside the timing)."""
     spec = ModelSpec(FEATURES, CLASSES, (HIDDEN,), "relu")
     config = Config(
-        optimizer="sgd", lr=LR, batch_size=BATCH, epochs=EPOCHS, engine=engine, device="cpu",
+        optimizer="sgd",
+        lr=LR,
+        batch_size=BATCH,
+        epochs=EPOCHS,
+        engine=engine,
+        device="cpu",
         impl=impl,
     )
     data = PreparedData(train=Split(X, y), val=None, task="multiclass")

@@ -92,9 +92,11 @@ def main() -> None:
     config = Config(epochs=args.epochs, device="cpu").validate()  # the default run otherwise
     data = load_prepared(config)
     steps = -(-len(data.train) // 32)  # type: ignore[arg-type]
-    print(f"default run: moons {len(data.train)} train rows, MLP 2-16-16-1, batch 32 "  # type: ignore[arg-type]
-          f"({steps} steps/epoch), {args.epochs} epochs x {args.repeats} repeats; "
-          f"torch {torch.__version__}, {platform.machine()}, {torch.get_num_threads()} threads")
+    print(
+        f"default run: moons {len(data.train)} train rows, MLP 2-16-16-1, batch 32 "  # type: ignore[arg-type]
+        f"({steps} steps/epoch), {args.epochs} epochs x {args.repeats} repeats; "
+        f"torch {torch.__version__}, {platform.machine()}, {torch.get_num_threads()} threads"
+    )
     variants = ("bare", "off", "on", "train off", "train on")
     times = {(v, c): [] for v in variants for c in CLOCKS}  # type: dict[tuple[str, str], list[float]]
     with tempfile.TemporaryDirectory() as out:
@@ -115,9 +117,11 @@ def main() -> None:
     for c in CLOCKS:
         for label, pick in (("median", statistics.median), ("best", min)):
             t = {v: pick(times[v, c]) for v in variants}
-            print(f"{c:>4} {label:>6}: diagnoses vs bare fit {t['off'] / t['bare']:.3f}x; "
-                  f"monitors on/off: fit {t['on'] / t['off']:.3f}x, "
-                  f"looplab train {t['train on'] / t['train off']:.3f}x (bar: < 1.3x)")
+            print(
+                f"{c:>4} {label:>6}: diagnoses vs bare fit {t['off'] / t['bare']:.3f}x; "
+                f"monitors on/off: fit {t['on'] / t['off']:.3f}x, "
+                f"looplab train {t['train on'] / t['train off']:.3f}x (bar: < 1.3x)"
+            )
 
 
 if __name__ == "__main__":

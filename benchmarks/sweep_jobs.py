@@ -37,14 +37,19 @@ def main() -> None:
             started = time.perf_counter()
             outcomes = run_sweep(points, jobs=jobs)
             times[jobs].append(time.perf_counter() - started)
-            histories[jobs] = [[{k: v for k, v in r.items() if k not in UNTIMED} for r in o.rows]
-                               for o in outcomes]
+            histories[jobs] = [
+                [{k: v for k, v in r.items() if k not in UNTIMED} for r in o.rows] for o in outcomes
+            ]
     assert histories[1] == histories[2], "jobs 1 and jobs 2 must train identical runs"
     one, two = min(times[1]), min(times[2])
-    print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} "
-          f"torch threads by default, torch {torch.__version__}")
-    print(f"sweep: {len(points)} runs of the default job, {args.epochs} epochs each, "
-          f"best of {args.repeats}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} "
+        f"torch threads by default, torch {torch.__version__}"
+    )
+    print(
+        f"sweep: {len(points)} runs of the default job, {args.epochs} epochs each, "
+        f"best of {args.repeats}"
+    )
     print(f"--jobs 1: {one:.2f} s   (all: {', '.join(f'{t:.2f}' for t in times[1])})")
     print(f"--jobs 2: {two:.2f} s   (all: {', '.join(f'{t:.2f}' for t in times[2])})")
     print(f"speed-up of --jobs 2: {one / two:.2f}x; histories identical: yes")

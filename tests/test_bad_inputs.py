@@ -93,9 +93,7 @@ def _damaged_runs(runs: Path) -> None:
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0x04
     path.write_bytes(bytes(data))
-    only_checkpoint("hostile").write_bytes(
-        checkpoint_file({"format_version": 1, "x": _RunsCode()})
-    )
+    only_checkpoint("hostile").write_bytes(checkpoint_file({"format_version": 1, "x": _RunsCode()}))
     only_checkpoint("future").write_bytes(checkpoint_file({"format_version": 2}, version=2))
     torch.save({"w": torch.zeros(2)}, only_checkpoint("plain"))
     for name in ("newer_model", "cut_model", "no_spec"):

@@ -73,8 +73,11 @@ def train(
     extra: list[Callback] = [*watchers, DivergenceGuard(rolls_back)]  # guard before checkpoints
     path = PathRecorder()  # initial and epoch-end weights: path.pt, for `looplab landscape`
     with contextlib.ExitStack() as stack:
-        checkpoints = run_dir / CHECKPOINT_DIR if run_dir else Path(stack.enter_context(
-            tempfile.TemporaryDirectory(prefix="looplab-")))  # rollback needs checkpoints
+        checkpoints = (
+            run_dir / CHECKPOINT_DIR
+            if run_dir
+            else Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="looplab-")))
+        )  # rollback needs checkpoints
         if run_dir is not None or rolls_back:
             every = (config.checkpoint_every, config.checkpoint_steps, config.keep_checkpoints)
             extra.append(Checkpointer(checkpoints, *every, signals=signals, initial=rolls_back,

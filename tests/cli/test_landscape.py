@@ -14,8 +14,24 @@ from looplab.run.saved import load_run
 
 
 def test_landscape_of_a_run_writes_its_pictures_and_the_trained_loss(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
-    assert run(["train", "--epochs", "3", "--n", "120", "--hidden", "6", "--out", str(tmp_path),
-                "--name", "r"]) == 0
+    assert (
+        run(
+            [
+                "train",
+                "--epochs",
+                "3",
+                "--n",
+                "120",
+                "--hidden",
+                "6",
+                "--out",
+                str(tmp_path),
+                "--name",
+                "r",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert run(["landscape", str(tmp_path / "r"), "--resolution", "5"]) == 0
     out = capsys.readouterr().out
@@ -32,8 +48,18 @@ def test_landscape_of_a_run_writes_its_pictures_and_the_trained_loss(tmp_path, c
 
 
 def test_linear_landscape_reports_the_optimum_and_each_path(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
-    code = run(["landscape", "--linear", "--batch-sizes", "full,1", "--epochs", "2",
-                "--out", str(tmp_path)])
+    code = run(
+        [
+            "landscape",
+            "--linear",
+            "--batch-sizes",
+            "full,1",
+            "--epochs",
+            "2",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert code == 0
     out = capsys.readouterr().out
     assert "full batch (160): 2 steps" in out and "stochastic (1): 320 steps" in out

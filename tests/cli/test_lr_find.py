@@ -12,8 +12,25 @@ from looplab.cli import run
 
 
 def test_lr_find_prints_a_suggestion_and_writes_the_curve(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
-    code = run(["lr-find", "--dataset", "linear", "--model", "linear", "--optimizer", "sgd",
-                "--batch-size", "full", "--steps", "120", "--out", str(tmp_path), "--name", "f"])
+    code = run(
+        [
+            "lr-find",
+            "--dataset",
+            "linear",
+            "--model",
+            "linear",
+            "--optimizer",
+            "sgd",
+            "--batch-size",
+            "full",
+            "--steps",
+            "120",
+            "--out",
+            str(tmp_path),
+            "--name",
+            "f",
+        ]
+    )
     assert code == 0
     out = capsys.readouterr().out
     suggested = float(re.search(r"suggested learning rate: (\S+)", out).group(1))  # type: ignore[union-attr]

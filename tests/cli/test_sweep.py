@@ -8,8 +8,25 @@ from looplab.cli import run
 
 
 def test_sweep_writes_tables_figures_and_a_self_contained_report(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
-    code = run(["sweep", "--vary", "hidden=4;8,8", "--seeds", "2", "--epochs", "3", "--n", "100",
-                "--out", str(tmp_path), "--name", "s", "--target-metric", "0.6"])
+    code = run(
+        [
+            "sweep",
+            "--vary",
+            "hidden=4;8,8",
+            "--seeds",
+            "2",
+            "--epochs",
+            "3",
+            "--n",
+            "100",
+            "--out",
+            str(tmp_path),
+            "--name",
+            "s",
+            "--target-metric",
+            "0.6",
+        ]
+    )
     assert code == 0
     out = capsys.readouterr().out
     assert "4 runs in" in out and "sweep saved in" in out
@@ -24,7 +41,7 @@ def test_sweep_writes_tables_figures_and_a_self_contained_report(tmp_path, capsy
     assert float(rows[0]["final val_acc"]) == mean
     assert (folder / "results.md").read_text().count("\n| ") == 4  # header, separator, 2 cells
     page = (folder / "report.html").read_text()
-    assert page.count("data:image/png;base64,") == 3 and "src=\"http" not in page
+    assert page.count("data:image/png;base64,") == 3 and 'src="http' not in page
     assert not (folder / "runs").exists()  # runs are not written unless asked
     for png in ("loss.png", "metric.png", "final.png"):
         assert (folder / png).stat().st_size > 10_000
@@ -39,8 +56,22 @@ def test_sweep_errors_are_one_line(tmp_path, capsys) -> None:  # type: ignore[no
 
 
 def test_save_runs_writes_each_run_directory_inside_the_sweep(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
-    code = run(["sweep", "--vary", "activation=relu,tanh", "--epochs", "1", "--n", "60",
-                "--out", str(tmp_path), "--name", "s", "--save-runs"])
+    code = run(
+        [
+            "sweep",
+            "--vary",
+            "activation=relu,tanh",
+            "--epochs",
+            "1",
+            "--n",
+            "60",
+            "--out",
+            str(tmp_path),
+            "--name",
+            "s",
+            "--save-runs",
+        ]
+    )
     assert code == 0
     runs = sorted(p.name for p in (tmp_path / "s" / "runs").iterdir())
     assert runs == ["relu-seed0", "tanh-seed0"]

@@ -35,8 +35,9 @@ def test_the_users_model_is_untouched() -> None:
 def test_suggestion_on_linear_regression_is_inside_the_stable_range() -> None:
     # MSE on standardized x: the Hessian is 2 [[E x^2, E x], [E x, 1]] = about 2 I, so full-batch
     # gradient descent converges for lr < 2 / 2 = 1 and diverges above it.
-    config = Config(dataset="linear", model="linear", optimizer="sgd", batch_size="full",
-                    n=200).validate()
+    config = Config(
+        dataset="linear", model="linear", optimizer="sgd", batch_size="full", n=200
+    ).validate()
     data = load_prepared(config)
     X = data.train.X  # type: ignore[union-attr]
     A = torch.cat([X, torch.ones_like(X)], dim=1).double()  # (n, 2): the design matrix [x, 1]

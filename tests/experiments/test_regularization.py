@@ -9,8 +9,16 @@ from looplab.experiments.regularization import REMEDIES, compare_remedies, overf
 
 
 def test_each_remedy_narrows_the_gap_of_an_overfitting_mlp() -> None:
-    remedies = {name: REMEDIES[name] for name in (
-        "none", "weight decay 1e-2", "dropout 0.3", "early stopping (patience 20)", "batch norm")}
+    remedies = {
+        name: REMEDIES[name]
+        for name in (
+            "none",
+            "weight decay 1e-2",
+            "dropout 0.3",
+            "early stopping (patience 20)",
+            "batch norm",
+        )
+    }
     results = {r.name: r for r in compare_remedies(overfit_config(epochs=150), remedies)}
     plain = results.pop("none")
     assert plain.train_loss < 0.05 and plain.train_accuracy >= 0.98  # memorized 60 points

@@ -62,8 +62,10 @@ def test_points_are_the_grid_times_the_seeds_and_are_validated() -> None:
 
 def _outcome(cell: int, seed: int, accuracies: list[float], losses: list[float]) -> RunOutcome:
     point = SweepPoint(cell, f"lr={cell}", (str(cell),), seed, Config())
-    rows = [{"epoch": float(i + 1), "val_accuracy": a, "val_loss": lo}
-            for i, (a, lo) in enumerate(zip(accuracies, losses, strict=True))]
+    rows = [
+        {"epoch": float(i + 1), "val_accuracy": a, "val_loss": lo}
+        for i, (a, lo) in enumerate(zip(accuracies, losses, strict=True))
+    ]
     return RunOutcome(point, rows, seconds=2.0 + seed, task="binary")
 
 

@@ -40,7 +40,9 @@ def elementwise(f: Fn, df: Fn) -> Callable[[Tensor], Tensor]:
 CASES = {  # name: (f, df, backward is right)
     "x sin x": (lambda x: x * torch.sin(x), lambda x: torch.sin(x) + x * torch.cos(x), True),
     "x sin x, product rule forgotten": (
-        lambda x: x * torch.sin(x), lambda x: x * torch.cos(x), False
+        lambda x: x * torch.sin(x),
+        lambda x: x * torch.cos(x),
+        False,
     ),
     "softplus": (torch.nn.functional.softplus, torch.sigmoid, True),
     "softplus, exp for sigmoid": (torch.nn.functional.softplus, torch.exp, False),
@@ -99,7 +101,10 @@ def test_catches_a_planted_wrong_backward(monkeypatch: pytest.MonkeyPatch) -> No
     result = check_manual_mlp((8,), "tanh", "ce")
     verdicts = {row.name: row.passed for row in result.rows}
     assert verdicts == {
-        "fc1.weight": False, "fc1.bias": False, "fc2.weight": True, "fc2.bias": True,
+        "fc1.weight": False,
+        "fc1.bias": False,
+        "fc2.weight": True,
+        "fc2.bias": True,
     }
     assert result.worst.max_rel_error > 1e-2
 

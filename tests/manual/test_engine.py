@@ -51,8 +51,15 @@ def test_fit_histories_agree_for_each_task(dataset: str, activation: str, optimi
     from looplab.run.build import model_spec
 
     config = Config(
-        dataset=dataset, n=240, epochs=5, activation=activation, optimizer=optimizer, lr=0.05,
-        batch_size=16, hidden=[8, 8], device="cpu",
+        dataset=dataset,
+        n=240,
+        epochs=5,
+        activation=activation,
+        optimizer=optimizer,
+        lr=0.05,
+        batch_size=16,
+        hidden=[8, 8],
+        device="cpu",
     ).validate()
     data = load_prepared(config)
     histories = [
@@ -118,8 +125,11 @@ def test_manual_engine_with_a_torch_optimizer_on_in_memory_float64_data() -> Non
     data = PreparedData(train=Split(X, y), val=None, task="regression")
     config = Config(epochs=30, optimizer="adam", lr=0.02, batch_size=16, device="cpu")
     histories = [
-        fit(build_model(ModelSpec(3, 1, (8,), "tanh"), seed=1).double(), data,
-            config.replace(engine=engine))
+        fit(
+            build_model(ModelSpec(3, 1, (8,), "tanh"), seed=1).double(),
+            data,
+            config.replace(engine=engine),
+        )
         for engine in ("manual", "autograd")
     ]
     assert histories[0].last["train_loss"] < 0.1 * histories[0][0]["train_loss"]

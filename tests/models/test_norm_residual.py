@@ -59,8 +59,16 @@ def test_residual_with_norm_and_dropout_keeps_names_and_the_shape_error() -> Non
     spec = ModelSpec(4, 3, (8, 8), "relu", dropout=0.2, norm="layer", residual=True)
     model = build_model(spec, seed=1)
     assert list(model.state_dict()) == [
-        "fc1.weight", "fc1.bias", "norm1.weight", "norm1.bias",
-        "fc2.weight", "fc2.bias", "norm2.weight", "norm2.bias", "fc3.weight", "fc3.bias",
+        "fc1.weight",
+        "fc1.bias",
+        "norm1.weight",
+        "norm1.bias",
+        "fc2.weight",
+        "fc2.bias",
+        "norm2.weight",
+        "norm2.bias",
+        "fc3.weight",
+        "fc3.bias",
     ]
     same = build_model(spec, seed=1)
     model.eval(), same.eval()
@@ -71,8 +79,16 @@ def test_residual_with_norm_and_dropout_keeps_names_and_the_shape_error() -> Non
 
 
 def _first_over_last_gradient(norm: str, residual: bool) -> tuple[list[float], list[str]]:
-    config = Config(n=200, hidden=[16] * 20, activation="sigmoid", epochs=2, norm=norm,
-                    residual=residual, monitor=True, device="cpu").validate()
+    config = Config(
+        n=200,
+        hidden=[16] * 20,
+        activation="sigmoid",
+        epochs=2,
+        norm=norm,
+        residual=residual,
+        monitor=True,
+        device="cpu",
+    ).validate()
     data = load_prepared(config)
     model = build_model(model_spec(config, data), seed=0)
     monitor = LayerMonitor()
@@ -97,8 +113,20 @@ def test_cli_run_with_norm_and_residual_names_them_in_the_report(tmp_path: objec
     from looplab.cli import run
 
     out = Path(str(tmp_path))
-    args = ["train", "--n", "200", "--epochs", "2", "--hidden", "8,8", "--norm", "batch",
-            "--residual", "--out", str(out)]
+    args = [
+        "train",
+        "--n",
+        "200",
+        "--epochs",
+        "2",
+        "--hidden",
+        "8,8",
+        "--norm",
+        "batch",
+        "--residual",
+        "--out",
+        str(out),
+    ]
     assert run(args) == 0
     (run_dir,) = [p for p in out.iterdir() if p.is_dir()]
     report = (run_dir / "report.html").read_text()

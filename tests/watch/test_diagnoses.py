@@ -132,8 +132,12 @@ def test_dead_relus_from_a_large_negative_bias() -> None:
     with torch.no_grad():
         model.fc1.bias[:7] = -50.0
     monitor = LayerMonitor()
-    history = fit(model, data, Config(optimizer="sgd", lr=0.01, epochs=3, device="cpu"),
-                  [monitor, Diagnoses(monitor)])
+    history = fit(
+        model,
+        data,
+        Config(optimizer="sgd", lr=0.01, epochs=3, device="cpu"),
+        [monitor, Diagnoses(monitor)],
+    )
     (message,) = [m for m in history.messages if m.startswith(DEAD_RELU)]
     assert "in epoch 1, 70% of act1's units never fired" in message
     assert "leaky_relu" in message
@@ -149,8 +153,17 @@ def test_plateau_when_the_learning_rate_is_far_too_small() -> None:
 
 
 def test_overfitting_on_a_few_noisy_points_with_a_large_mlp() -> None:
-    config = Config(dataset="moons", n=60, noise=0.4, val_fraction=0.5, hidden=[64, 64],
-                    lr=0.01, batch_size="full", epochs=120, device="cpu").validate()
+    config = Config(
+        dataset="moons",
+        n=60,
+        noise=0.4,
+        val_fraction=0.5,
+        hidden=[64, 64],
+        lr=0.01,
+        batch_size="full",
+        epochs=120,
+        device="cpu",
+    ).validate()
     data = load_prepared(config)
     model = build_model(model_spec(config, data), seed=0)
     history = fit(model, data, config, [Diagnoses(overfit_epochs=10)])
@@ -168,8 +181,14 @@ def test_a_healthy_default_run_gets_no_diagnosis() -> None:
     monitor = LayerMonitor()
     history = fit(model, data, config, [monitor, Diagnoses(monitor)])
     assert diagnoses_in(history) == []
-    assert set(KINDS) == {NONFINITE, EXPLODING, "vanishing gradients", DEAD_RELU, PLATEAU,
-                          OVERFITTING}
+    assert set(KINDS) == {
+        NONFINITE,
+        EXPLODING,
+        "vanishing gradients",
+        DEAD_RELU,
+        PLATEAU,
+        OVERFITTING,
+    }
 
 
 def test_overfitting_ignores_a_single_noisy_epoch_but_not_a_sustained_rise() -> None:

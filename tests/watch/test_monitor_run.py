@@ -47,8 +47,19 @@ def test_train_monitor_records_columns_samples_and_report_sections(
 def test_a_diagnosis_is_printed_once_saved_in_messages_txt_and_shown_in_the_report(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    args = ["train", "--n", "200", "--epochs", "24", "--optimizer", "sgd", "--lr", "1e-9",
-            "--out", str(tmp_path)]
+    args = [
+        "train",
+        "--n",
+        "200",
+        "--epochs",
+        "24",
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "1e-9",
+        "--out",
+        str(tmp_path),
+    ]
     assert run(args) == 0
     err = capsys.readouterr().err
     assert err.count("plateau: the training loss has not improved for 20 epochs") == 1
@@ -61,8 +72,23 @@ def test_a_diagnosis_is_printed_once_saved_in_messages_txt_and_shown_in_the_repo
 
 
 def test_monitor_figures_label_their_axes_and_draw_one_line_per_layer(tmp_path: Path) -> None:
-    assert run(["train", "--n", "200", "--epochs", "3", "--hidden", "8,8,8", "--monitor",
-                "--out", str(tmp_path)]) == 0
+    assert (
+        run(
+            [
+                "train",
+                "--n",
+                "200",
+                "--epochs",
+                "3",
+                "--hidden",
+                "8,8,8",
+                "--monitor",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     run_dir = _only_run(tmp_path)
     history = History.from_csv(run_dir / "history.csv")
     fig = gradient_flow(history, "moons")
@@ -73,7 +99,9 @@ def test_monitor_figures_label_their_axes_and_draw_one_line_per_layer(tmp_path: 
     assert right.get_yscale() == "log" and len(right.get_lines()) == 3  # epochs 1, 2, 3
     stats = layer_stats(history, "moons")
     assert [ax.get_ylabel() for ax in stats.axes][:2] == [
-        "activation std", "dead ReLU fraction (never fired)"]
+        "activation std",
+        "dead ReLU fraction (never fired)",
+    ]
     hist = activation_histograms(load_samples(run_dir / ACTIVATIONS_FILE), "moons")
     visible = [ax for ax in hist.axes if ax.get_visible()]
     assert [ax.get_title().split()[0] for ax in visible] == ["act1", "act2", "act3"]

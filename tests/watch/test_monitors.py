@@ -40,8 +40,9 @@ class Recorder(Callback):
         self.models.append(copy.deepcopy(state.model))
 
     def on_batch_end(self, state: LoopState, epoch: int, batch: int, loss: Tensor) -> None:
-        self.grads.append({n: p.grad.clone() for n, p in state.model.named_parameters()
-                           if p.grad is not None})
+        self.grads.append(
+            {n: p.grad.clone() for n, p in state.model.named_parameters() if p.grad is not None}
+        )
 
     def on_epoch_end(self, state: LoopState, epoch: int, row: Row) -> None:
         pass
@@ -76,8 +77,9 @@ def test_gradient_norms_and_update_ratios_match_a_recomputation() -> None:
 
 def test_gradient_norm_is_the_mean_over_the_epochs_steps() -> None:
     _, _, history, rec, _ = _run(epochs=2, batch_size=16)  # 64 rows: 4 steps per epoch
-    steps = [float(g["fc2.weight"].norm() ** 2 + g["fc2.bias"].norm() ** 2) ** 0.5
-             for g in rec.grads]
+    steps = [
+        float(g["fc2.weight"].norm() ** 2 + g["fc2.bias"].norm() ** 2) ** 0.5 for g in rec.grads
+    ]
     assert len(steps) == 8
     assert abs(history[1]["grad_norm/fc2"] - np.mean(steps[4:])) < 1e-5
 

@@ -42,10 +42,21 @@ def test_scalars_and_histograms_match_the_history_and_the_weights(tmp_path: Path
     history = fit(model, data, config, [monitor, TensorBoardLogger(tmp_path)])
     acc = _read(tmp_path)
     tags = acc.Tags()  # type: ignore[attr-defined]
-    assert {"loss/train", "loss/val", "accuracy/train", "accuracy/val", "lr",
-            "grad_norm/fc1", "update_ratio/fc3"} <= set(tags["scalars"])
-    for tag, column in (("loss/train", "train_loss"), ("accuracy/val", "val_accuracy"),
-                        ("lr", "lr"), ("grad_norm/fc2", "grad_norm/fc2")):
+    assert {
+        "loss/train",
+        "loss/val",
+        "accuracy/train",
+        "accuracy/val",
+        "lr",
+        "grad_norm/fc1",
+        "update_ratio/fc3",
+    } <= set(tags["scalars"])
+    for tag, column in (
+        ("loss/train", "train_loss"),
+        ("accuracy/val", "val_accuracy"),
+        ("lr", "lr"),
+        ("grad_norm/fc2", "grad_norm/fc2"),
+    ):
         events = acc.Scalars(tag)  # type: ignore[attr-defined]
         assert [e.step for e in events] == [1, 2, 3, 4]
         expected = history.column(column)

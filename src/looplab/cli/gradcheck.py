@@ -40,8 +40,15 @@ def gradcheck(
             least = 2 if name == "classes" else 1
             raise ConfigError(f"--{name} must be a whole number >= {least}, got {value}")
     result = check_manual_mlp(
-        widths, activation, loss, in_features=inputs, classes=classes, batch=batch, seed=seed,
-        eps=eps, tol=tol,
+        widths,
+        activation,
+        loss,
+        in_features=inputs,
+        classes=classes,
+        batch=batch,
+        seed=seed,
+        eps=eps,
+        tol=tol,
     )
     layers = "-".join(str(w) for w in (inputs, *widths, classes if loss == "ce" else 1))
     table = Table(

@@ -40,8 +40,12 @@ class LazyProgress:
         elapsed = time.perf_counter() - self.started
         if self.progress is None and done < total and elapsed * total / done > 1.0:
             self.progress = Progress(
-                "[bold]{task.description}", BarColumn(), MofNCompleteColumn(),
-                TimeRemainingColumn(), console=err_console, transient=True,
+                "[bold]{task.description}",
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=err_console,
+                transient=True,
             )
             self.progress.start()
             self.task = self.progress.add_task(self.description, total=total)
@@ -105,13 +109,15 @@ def _linear(
     from looplab.plots.style import save
     from looplab.run.directory import create_run_dir
 
-    config = load_config(dataset=dataset, model="linear", optimizer="sgd", lr=lr, epochs=epochs,
-                         seed=seed)
+    config = load_config(
+        dataset=dataset, model="linear", optimizer="sgd", lr=lr, epochs=epochs, seed=seed
+    )
     sizes = _parse_batch_sizes(batch_sizes)
     with err_console.status("training linear regression once per batch size"):
         land = linear_landscape(config, sizes)
-    target = out or create_run_dir("runs", f"landscape-linear-{time.strftime('%Y%m%d-%H%M%S')}",
-                                   config)
+    target = out or create_run_dir(
+        "runs", f"landscape-linear-{time.strftime('%Y%m%d-%H%M%S')}", config
+    )
     target.mkdir(parents=True, exist_ok=True)
     title = f"{dataset}: L(w, b), plain SGD lr {lr:g}, {epochs} epochs per path"
     file = target / "landscape_linear.png"
@@ -125,7 +131,12 @@ def _linear(
 
 
 def _network(
-    run: Path, resolution: int, span: float, seed: int, rows: int, include_bias_norm: bool,
+    run: Path,
+    resolution: int,
+    span: float,
+    seed: int,
+    rows: int,
+    include_bias_norm: bool,
     out: Path | None,
 ) -> None:
     from looplab.data.prepared import load_prepared
@@ -143,8 +154,16 @@ def _network(
     X, y = fixed_batch(data, rows)
     path = TrainingPath.load(saved.path / PATH_FILE) if (saved.path / PATH_FILE).exists() else None
     land = network_landscape(
-        saved.model, X, y, saved.task, path, resolution=resolution, span=span, seed=seed,
-        include_bias_norm=include_bias_norm, on_progress=LazyProgress("evaluating the grid"),
+        saved.model,
+        X,
+        y,
+        saved.task,
+        path,
+        resolution=resolution,
+        span=span,
+        seed=seed,
+        include_bias_norm=include_bias_norm,
+        on_progress=LazyProgress("evaluating the grid"),
     )
     target = out or saved.path
     target.mkdir(parents=True, exist_ok=True)
@@ -153,13 +172,20 @@ def _network(
     written = []
     if land.line is not None and land.alphas is not None:
         file = target / "landscape_line.png"
-        save(interpolation_plot(land.alphas.numpy(), land.line.numpy(),
-                                f"{what}: loss from initial to final weights ({len(X)} rows)"),
-             str(file))
+        save(
+            interpolation_plot(
+                land.alphas.numpy(),
+                land.line.numpy(),
+                f"{what}: loss from initial to final weights ({len(X)} rows)",
+            ),
+            str(file),
+        )
         written.append(file)
     else:
-        err_console.print(f"[yellow]note:[/] {run} has no {PATH_FILE} (initial weights and path); "
-                          "retrain it to get the 1-D line and the projected path")
+        err_console.print(
+            f"[yellow]note:[/] {run} has no {PATH_FILE} (initial weights and path); "
+            "retrain it to get the 1-D line and the projected path"
+        )
     for name, plot in (("contour", slice_contour), ("surface", slice_surface)):
         file = target / f"landscape_{name}.png"
         save(plot(land.slice, f"{what}: 2-D slice, filter-normalized directions"), str(file))
@@ -169,8 +195,10 @@ def _network(
         save(slice_contour(land.plane, f"{what}: the plane of the training path (PCA)"), str(file))
         written.append(file)
     s = land.slice
-    console.print(f"loss at the trained weights: {s.center_loss:.4g} "
-                  f"(slice min {float(s.loss.min()):.4g}, max {float(s.loss.max()):.4g}, "
-                  f"{resolution}x{resolution} grid on {len(X)} rows)")
+    console.print(
+        f"loss at the trained weights: {s.center_loss:.4g} "
+        f"(slice min {float(s.loss.min()):.4g}, max {float(s.loss.max()):.4g}, "
+        f"{resolution}x{resolution} grid on {len(X)} rows)"
+    )
     for file in written:
         console.print(f"wrote [bold]{file}[/]")

@@ -53,15 +53,15 @@ def lr_find(
     model = build_model(model_spec(config, data), seed=config.seed)
     progress = LazyProgress("range test")
     progress(0, steps)
-    result = lr_range_test(model, data, config, start_lr=start_lr, end_lr=end_lr, steps=steps,
-                           on_step=progress)
+    result = lr_range_test(
+        model, data, config, start_lr=start_lr, end_lr=end_lr, steps=steps, on_step=progress
+    )
     if progress.progress is not None:
         progress.progress.stop()
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out = create_run_dir(config.out, name or f"lr-find-{data.name}-{stamp}", config)
     what = f"MLP {'-'.join(map(str, config.hidden))}" if config.model == "mlp" else "linear model"
-    title = (f"LR range test — {data.name}: {what}, {config.optimizer}, "
-             f"batch {config.batch_size}")
+    title = f"LR range test — {data.name}: {what}, {config.optimizer}, batch {config.batch_size}"
     save(lr_find_plot(result, title), str(out / "lr_find.png"))
     with (out / "lr_find.csv").open("w", newline="") as f:
         writer = csv.writer(f)
@@ -69,11 +69,15 @@ def lr_find(
         for i, row in enumerate(zip(result.lrs, result.losses, result.smoothed, strict=True)):
             writer.writerow([i + 1, *row])
     end = "the loss exploded" if result.stopped_early else "the end lr was reached"
-    console.print(f"{result.steps} steps from lr {start_lr:g}; stopped when {end} "
-                  f"(lr {result.lrs[-1]:.3g}); lowest smoothed loss at lr {result.min_lr:.3g}")
+    console.print(
+        f"{result.steps} steps from lr {start_lr:g}; stopped when {end} "
+        f"(lr {result.lrs[-1]:.3g}); lowest smoothed loss at lr {result.min_lr:.3g}"
+    )
     if math.isfinite(result.suggestion):
-        console.print(f"suggested learning rate: [bold]{result.suggestion:.3g}[/] "
-                      f"(steepest fall of the loss); try --lr {result.suggestion:.2g}")
+        console.print(
+            f"suggested learning rate: [bold]{result.suggestion:.3g}[/] "
+            f"(steepest fall of the loss); try --lr {result.suggestion:.2g}"
+        )
     else:
         console.print("no suggestion: the loss never fell; try a larger --end-lr or more --steps")
     console.print(f"wrote [bold]{out / 'lr_find.png'}[/] and lr_find.csv")

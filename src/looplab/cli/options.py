@@ -24,9 +24,7 @@ _METAVARS = {"int": "INT", "float": "FLOAT", "list[int]": "W,W,...", "list[str]"
 def _option(name: str, kind: str) -> tuple[Any, Any]:
     flag = "--" + name.replace("_", "-")
     if kind == "bool":
-        return bool | None, typer.Option(
-            None, f"{flag}/--no-{flag[2:]}", help=HELP.get(name, "")
-        )
+        return bool | None, typer.Option(None, f"{flag}/--no-{flag[2:]}", help=HELP.get(name, ""))
     metavar = next((v for k, v in _METAVARS.items() if kind.startswith(k)), "TEXT")
     if name == "batch_size":
         metavar = "INT|full"

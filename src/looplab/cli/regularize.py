@@ -31,10 +31,24 @@ def regularize(config_file: Path | None = None, overrides: dict[str, Any] | None
         title=f"{base.dataset} (n {base.n}, noise {base.noise}): MLP {widths}, {base.optimizer} "
         f"lr {base.lr:g}, batch {base.batch_size}, {base.epochs} epochs"
     )
-    for column in ("remedy", "epochs", "train loss", "val loss", "gap (val - train)",
-                   "train acc", "val acc"):
+    for column in (
+        "remedy",
+        "epochs",
+        "train loss",
+        "val loss",
+        "gap (val - train)",
+        "train acc",
+        "val acc",
+    ):
         table.add_column(column, justify="left" if column == "remedy" else "right")
     for r in results:
-        table.add_row(r.name, str(r.epochs), fmt(r.train_loss), fmt(r.val_loss), fmt(r.gap),
-                      fmt(r.train_accuracy), fmt(r.val_accuracy))
+        table.add_row(
+            r.name,
+            str(r.epochs),
+            fmt(r.train_loss),
+            fmt(r.val_loss),
+            fmt(r.gap),
+            fmt(r.train_accuracy),
+            fmt(r.val_accuracy),
+        )
     console.print(table)

@@ -21,9 +21,11 @@ from looplab.cli.output import console, err_console
 # Module-level options, not Annotated: config_options re-signs the command, and typer must
 # still find each typer.Option when it resolves the (string) annotations.
 VARY = typer.Option(
-    ..., "--vary", metavar="FIELD=V1,V2",
+    ...,
+    "--vary",
+    metavar="FIELD=V1,V2",
     help="a config field and its values (give --vary twice for a grid); list fields such as "
-         "hidden take ';' between values: \"hidden=16;16,16\"",
+    "hidden take ';' between values: \"hidden=16;16,16\"",
 )
 SEEDS = typer.Option(1, help="runs per configuration, with seeds seed, seed+1, ...")
 JOBS = typer.Option(1, help="runs trained at once, one process each (2 uses both cores)")
@@ -71,8 +73,13 @@ def sweep(
     title = sweep_title(base, axes, seeds)
     err_console.print(f"{title}: {len(points)} runs, {jobs} at a time")
     progress = Progress(
-        TextColumn("[bold]sweep"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[last]}"), Elapsed(), Remaining(), console=err_console,
+        TextColumn("[bold]sweep"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[last]}"),
+        Elapsed(),
+        Remaining(),
+        console=err_console,
     )
     task = progress.add_task("sweep", total=len(points), last="")
 

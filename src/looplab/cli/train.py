@@ -53,8 +53,10 @@ def train(
     except Interrupted as exc:
         if bar.progress is not None:
             bar.progress.stop()
-        saved = f"checkpoint saved: {exc.checkpoint}" if exc.checkpoint else (
-            "stopped at once; the last good checkpoint is intact"
+        saved = (
+            f"checkpoint saved: {exc.checkpoint}"
+            if exc.checkpoint
+            else ("stopped at once; the last good checkpoint is intact")
         )
         run_dir = signals.run_dir
         err_console.print(f"interrupted ({exc}): {saved}", highlight=False, soft_wrap=True)

@@ -36,8 +36,16 @@ def overfit_config(**changes: Any) -> Config:
     """120 noisy moons, half of them for validation, and a 2-128-128-128-1 MLP for 300 epochs:
     enough capacity to memorize 60 training points."""
     base: dict[str, Any] = dict(
-        dataset="moons", n=120, noise=0.35, val_fraction=0.5, hidden=[128, 128, 128],
-        optimizer="adam", lr=0.01, batch_size=32, epochs=300, device="cpu",
+        dataset="moons",
+        n=120,
+        noise=0.35,
+        val_fraction=0.5,
+        hidden=[128, 128, 128],
+        optimizer="adam",
+        lr=0.01,
+        batch_size=32,
+        epochs=300,
+        device="cpu",
     )
     return Config(**{**base, **changes}).validate()
 
@@ -71,8 +79,12 @@ def run_remedy(name: str, config: Config) -> RemedyResult:
     train = evaluate(model, make_batches(data.train, 4096, shuffle=False), loss_fn, data.task)
     val = evaluate(model, make_batches(data.val, 4096, shuffle=False), loss_fn, data.task)
     return RemedyResult(
-        name, train["loss"], val["loss"], train.get("accuracy", float("nan")),
-        val.get("accuracy", float("nan")), len(history),
+        name,
+        train["loss"],
+        val["loss"],
+        train.get("accuracy", float("nan")),
+        val.get("accuracy", float("nan")),
+        len(history),
     )
 
 

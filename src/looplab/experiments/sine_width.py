@@ -31,7 +31,10 @@ def sine_data(n: int = 300) -> PreparedData:
     """``n`` evenly spaced x on [-2pi, 2pi] and y = sin(x); all rows train, none validate."""
     x = torch.linspace(-2 * math.pi, 2 * math.pi, n).unsqueeze(1)  # (n, 1)
     return PreparedData(
-        train=Split(x, torch.sin(x[:, 0])), val=None, task="regression", name="sine (lesson 2.3)",
+        train=Split(x, torch.sin(x[:, 0])),
+        val=None,
+        task="regression",
+        name="sine (lesson 2.3)",
         feature_names=["x"],
     )
 
@@ -64,8 +67,15 @@ def sine_model(width: int, seed: int, init: str = "randn") -> MLP:
 def sine_config(lr: float = 1e-2, epochs: int = 1000, monitor: bool = False) -> Config:
     """Full-batch plain gradient descent, no validation split, as in the lesson."""
     return Config(
-        dataset="sine", optimizer="sgd", lr=lr, epochs=epochs, batch_size="full",
-        val_fraction=0.0, standardize=False, monitor=monitor, device="cpu",
+        dataset="sine",
+        optimizer="sgd",
+        lr=lr,
+        epochs=epochs,
+        batch_size="full",
+        val_fraction=0.0,
+        standardize=False,
+        monitor=monitor,
+        device="cpu",
     )
 
 

@@ -114,8 +114,9 @@ def run_point(point: SweepPoint, save_in: str | None = None) -> RunOutcome:
     started = time.perf_counter()
     result = train(config, write=save_in is not None)
     seconds = time.perf_counter() - started
-    return RunOutcome(point, result.history.to_dicts(), seconds, result.history.messages,
-                      result.data.task)
+    return RunOutcome(
+        point, result.history.to_dicts(), seconds, result.history.messages, result.data.task
+    )
 
 
 def _one_thread() -> None:
@@ -231,18 +232,29 @@ def summarize(outcomes: Sequence[RunOutcome], target: float) -> list[CellSummary
         loss = "val_loss" if metric.startswith("val_") else "train_loss"
         finals = [r.rows[-1].get(metric, math.nan) if r.rows else math.nan for r in runs]
         final_losses = [r.rows[-1].get(loss, math.nan) if r.rows else math.nan for r in runs]
-        best = [min(r.rows, key=lambda row: _finite(row.get(loss)))["epoch"]
-                for r in runs if r.rows]
-        reach = [next((row["epoch"] for row in r.rows if row.get(metric, -math.inf) >= target),
-                      None) for r in runs]
+        best = [
+            min(r.rows, key=lambda row: _finite(row.get(loss)))["epoch"] for r in runs if r.rows
+        ]
+        reach = [
+            next((row["epoch"] for row in r.rows if row.get(metric, -math.inf) >= target), None)
+            for r in runs
+        ]
         hit = [e for e in reach if e is not None]
-        rows.append(CellSummary(
-            runs[0].point.label, runs[0].point.values, len(runs), metric,
-            statistics.fmean(finals), _std(finals), statistics.fmean(final_losses),
-            statistics.fmean(best) if best else math.nan,
-            statistics.fmean(hit) if hit else math.nan, len(hit),
-            statistics.fmean(r.seconds for r in runs),
-        ))
+        rows.append(
+            CellSummary(
+                runs[0].point.label,
+                runs[0].point.values,
+                len(runs),
+                metric,
+                statistics.fmean(finals),
+                _std(finals),
+                statistics.fmean(final_losses),
+                statistics.fmean(best) if best else math.nan,
+                statistics.fmean(hit) if hit else math.nan,
+                len(hit),
+                statistics.fmean(r.seconds for r in runs),
+            )
+        )
     return rows
 
 
@@ -263,19 +275,39 @@ def table(
     metric = summaries[0].metric if summaries else "metric"
     short, split = metric.replace("accuracy", "acc"), metric.split("_")[0]
     header = [
-        *(a.name for a in axes), "seeds", f"final {short}", "std", f"final {split}_loss",
-        "best epoch", f"epochs to {short} >= {target:g}", "reached", "s per run",
+        *(a.name for a in axes),
+        "seeds",
+        f"final {short}",
+        "std",
+        f"final {split}_loss",
+        "best epoch",
+        f"epochs to {short} >= {target:g}",
+        "reached",
+        "s per run",
     ]
-    rows = [[*s.values, str(s.seeds), g(s.final_mean), g(s.final_std), g(s.final_loss_mean),
-             g(s.best_epoch_mean), g(s.epochs_to_target), f"{s.reached}/{s.seeds}",
-             g(s.seconds_mean)] for s in summaries]
+    rows = [
+        [
+            *s.values,
+            str(s.seeds),
+            g(s.final_mean),
+            g(s.final_std),
+            g(s.final_loss_mean),
+            g(s.best_epoch_mean),
+            g(s.epochs_to_target),
+            f"{s.reached}/{s.seeds}",
+            g(s.seconds_mean),
+        ]
+        for s in summaries
+    ]
     return header, rows
 
 
 def markdown(header: list[str], rows: list[list[str]]) -> str:
     """A GitHub-flavoured Markdown table (``|`` in cells escaped)."""
+
     def line(cells: list[str]) -> str:
         return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
     return "\n".join([line(header), line(["---"] * len(header)), *map(line, rows)]) + "\n"
 
 

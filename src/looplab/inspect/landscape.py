@@ -95,9 +95,7 @@ def batch_label(batch_size: int | str, rows: int) -> str:
     return "stochastic (1)" if batch_size == 1 else f"mini-batch ({batch_size})"
 
 
-def descent_path(
-    config: Config, data: PreparedData, start: tuple[float, float]
-) -> Tensor:
+def descent_path(config: Config, data: PreparedData, start: tuple[float, float]) -> Tensor:
     """Train linear regression from ``start`` = (w, b) with plain SGD as ``config`` says and
     return the (steps + 1, 2) path of (w, b), recorded after each step by ``fit``."""
     config = config.replace(model="linear", optimizer="sgd", weight_decay=0.0, patience=0)
@@ -147,8 +145,15 @@ def linear_landscape(
         for label, path in paths.items()
     }
     return LinearLandscape(
-        w, b, linear_loss_grid(x, y, w, b), (w_opt, b_opt), optimum_loss, start, paths,
-        final_loss, config,
+        w,
+        b,
+        linear_loss_grid(x, y, w, b),
+        (w_opt, b_opt),
+        optimum_loss,
+        start,
+        paths,
+        final_loss,
+        config,
     )
 
 
@@ -199,9 +204,7 @@ def filter_normalized_direction(
     return torch.cat([part.reshape(-1) for part in parts])
 
 
-def interpolate(
-    loss_at: LossAt, start: Tensor, end: Tensor, alphas: Tensor
-) -> Tensor:
+def interpolate(loss_at: LossAt, start: Tensor, end: Tensor, alphas: Tensor) -> Tensor:
     """$L((1-\\alpha)\\,\\theta_{start} + \\alpha\\,\\theta_{end})$ per alpha: (len(alphas),)."""
     with one_thread():
         return torch.tensor([loss_at(start + a * (end - start)) for a in alphas.tolist()])
@@ -252,7 +255,12 @@ def loss_slice(
 
 
 def _grid(
-    loss_at: LossAt, center: Tensor, d1: Tensor, d2: Tensor, alphas: Tensor, betas: Tensor,
+    loss_at: LossAt,
+    center: Tensor,
+    d1: Tensor,
+    d2: Tensor,
+    alphas: Tensor,
+    betas: Tensor,
     on_progress: Progress,
 ) -> Tensor:
     """``loss[i, j]`` = L(center + alphas[j] d1 + betas[i] d2), one grid row at a time."""
@@ -319,8 +327,16 @@ def path_plane(
     loss_at = LossAt(model, X, y, task)
     loss = _grid(loss_at, center, d1, d2, axes[0], axes[1], on_progress)
     return LossSlice(
-        axes[0], axes[1], loss, loss_at(center), d1, d2, coords, list(path.epochs),
-        kind="pca", explained=(float(explained[0]), float(explained[1])),
+        axes[0],
+        axes[1],
+        loss,
+        loss_at(center),
+        d1,
+        d2,
+        coords,
+        list(path.epochs),
+        kind="pca",
+        explained=(float(explained[0]), float(explained[1])),
     )
 
 
@@ -360,8 +376,15 @@ def network_landscape(
     """The 2-D slice around ``model``'s weights and, given the run's ``path`` (its first point
     is the initial weights), the 1-D interpolation from -0.5 to 1.5 and the projected path."""
     s = loss_slice(
-        model, X, y, task, resolution=resolution, span=span, seed=seed,
-        include_bias_norm=include_bias_norm, on_progress=on_progress,
+        model,
+        X,
+        y,
+        task,
+        resolution=resolution,
+        span=span,
+        seed=seed,
+        include_bias_norm=include_bias_norm,
+        on_progress=on_progress,
     )
     if path is None:
         return NetworkLandscape(s)

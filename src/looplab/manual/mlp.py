@@ -92,4 +92,3 @@ def check_supported(spec: ModelSpec) -> None:
             "the manual engine has no residual connections; "
             "drop --residual or use --engine autograd"
         )
-

@@ -37,24 +37,42 @@ def linear_contour(land: LinearLandscape, title: str) -> Figure:
     for k, (label, path) in enumerate(order):
         p = path.numpy()
         last = k == len(order) - 1
-        (line,) = ax.plot(p[:, 0], p[:, 1], color=colours[(len(order) - 1 - k) % len(colours)],
-                          lw=2.2 if last else 1.0, alpha=1.0 if last else 0.85,
-                          marker="o" if len(p) <= 60 else None, ms=3.5,
-                          label=f"{label}: {len(p) - 1} steps, final loss "
-                                f"{land.final_loss.get(label, float('nan')):.3g}")
+        (line,) = ax.plot(
+            p[:, 0],
+            p[:, 1],
+            color=colours[(len(order) - 1 - k) % len(colours)],
+            lw=2.2 if last else 1.0,
+            alpha=1.0 if last else 0.85,
+            marker="o" if len(p) <= 60 else None,
+            ms=3.5,
+            label=f"{label}: {len(p) - 1} steps, final loss "
+            f"{land.final_loss.get(label, float('nan')):.3g}",
+        )
         handles[label] = line
     ordered = [handles[label] for label in land.paths]  # legend in the caller's order
     ax.plot(*land.start, marker="s", color="black", ms=7, ls="none", label="start")
-    ax.plot(*land.optimum, marker="*", color="white", mec="black", ms=14, ls="none",
-            label=f"optimum (lstsq) w={land.optimum[0]:.3g}, b={land.optimum[1]:.3g}")
+    ax.plot(
+        *land.optimum,
+        marker="*",
+        color="white",
+        mec="black",
+        ms=14,
+        ls="none",
+        label=f"optimum (lstsq) w={land.optimum[0]:.3g}, b={land.optimum[1]:.3g}",
+    )
     ax.set_xlim(float(land.w[0]), float(land.w[-1]))
     ax.set_ylim(float(land.b[0]), float(land.b[-1]))
     ax.set_xlabel("weight w")
     ax.set_ylabel("bias b")
     ax.set_title(title)
     marks = [h for h in ax.get_lines() if str(h.get_label()).startswith(("start", "optimum"))]
-    ax.legend(handles=[*ordered, *marks], loc="lower right", fontsize=8, framealpha=0.9,
-              facecolor="#dddddd")
+    ax.legend(
+        handles=[*ordered, *marks],
+        loc="lower right",
+        fontsize=8,
+        framealpha=0.9,
+        facecolor="#dddddd",
+    )
     return fig
 
 
@@ -87,15 +105,39 @@ def slice_contour(s: LossSlice, title: str) -> Figure:
     fig.colorbar(filled, ax=ax, label="loss on the fixed batch (log scale)", format="%.3g")
     if s.path is not None:
         p = s.path.numpy()
-        ax.plot(p[:, 0], p[:, 1], color=PALETTE[1], lw=1.5, marker=".", ms=4,
-                label=f"training path, projected ({len(p)} snapshots)")
-        ax.plot(p[0, 0], p[0, 1], marker="s", color=PALETTE[1], mec="black", ms=7, ls="none",
-                label="initial weights, projected")
-    ax.plot(0, 0, marker="*", color="white", mec="black", ms=14, ls="none",
-            label=f"trained weights (loss {s.center_loss:.3g})")
+        ax.plot(
+            p[:, 0],
+            p[:, 1],
+            color=PALETTE[1],
+            lw=1.5,
+            marker=".",
+            ms=4,
+            label=f"training path, projected ({len(p)} snapshots)",
+        )
+        ax.plot(
+            p[0, 0],
+            p[0, 1],
+            marker="s",
+            color=PALETTE[1],
+            mec="black",
+            ms=7,
+            ls="none",
+            label="initial weights, projected",
+        )
+    ax.plot(
+        0,
+        0,
+        marker="*",
+        color="white",
+        mec="black",
+        ms=14,
+        ls="none",
+        label=f"trained weights (loss {s.center_loss:.3g})",
+    )
     if s.kind == "pca" and s.explained is not None:
-        ax.set_xlabel(f"principal direction 1 of the path ({s.explained[0]:.0%} of it), "
-                      "parameter units")
+        ax.set_xlabel(
+            f"principal direction 1 of the path ({s.explained[0]:.0%} of it), parameter units"
+        )
         ax.set_ylabel(f"principal direction 2 ({s.explained[1]:.0%})")
     else:
         ax.set_xlabel(r"$\alpha$ (filter-normalized random direction 1)")

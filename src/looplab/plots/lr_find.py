@@ -27,10 +27,22 @@ def lr_find_plot(result: LRFinderResult, title: str) -> Figure:
     if math.isfinite(result.suggestion):
         s, y = result.suggestion, float(smooth[result.suggestion_index])
         ax.axvline(s, color=PALETTE[3], ls="--", lw=1.2)
-        ax.plot(s, y, marker="o", ms=8, color=PALETTE[3], ls="none",
-                label=f"suggested lr {s:.3g} (steepest fall)")
-    ax.axvline(result.min_lr, color=PALETTE[2], ls=":", lw=1.2,
-               label=f"lowest smoothed loss at lr {result.min_lr:.3g}")
+        ax.plot(
+            s,
+            y,
+            marker="o",
+            ms=8,
+            color=PALETTE[3],
+            ls="none",
+            label=f"suggested lr {s:.3g} (steepest fall)",
+        )
+    ax.axvline(
+        result.min_lr,
+        color=PALETTE[2],
+        ls=":",
+        lw=1.2,
+        label=f"lowest smoothed loss at lr {result.min_lr:.3g}",
+    )
     ax.set_xscale("log")
     ax.set_xlabel("learning rate (log scale)")
     ax.set_ylabel("training loss (mean per example)")

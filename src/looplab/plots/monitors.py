@@ -48,8 +48,13 @@ def _plot_per_layer(ax: Axes, epochs: list[float], series: dict[str, list[float]
         ax.legend(fontsize="small", ncols=2 if len(series) > 5 else 1)
     else:
         first, last = next(iter(series)), list(series)[-1]
-        ax.text(0.01, 0.02, f"dark: {first} (input side) ... yellow: {last}",
-                transform=ax.transAxes, fontsize="small")
+        ax.text(
+            0.01,
+            0.02,
+            f"dark: {first} (input side) ... yellow: {last}",
+            transform=ax.transAxes,
+            fontsize="small",
+        )
 
 
 def _positive_log(ax: Axes, series: dict[str, list[float]]) -> None:
@@ -111,8 +116,7 @@ def layer_stats(history: History, title: str) -> Figure:
             else:
                 ax.set_ylim(-0.03, 1.03)
         else:
-            ax.text(0.5, 0.5, "not measured (no ReLU layers)", ha="center",
-                    transform=ax.transAxes)
+            ax.text(0.5, 0.5, "not measured (no ReLU layers)", ha="center", transform=ax.transAxes)
             ax.set_xticks([])
             ax.set_yticks([])
         ax.set_xlabel("epoch")
@@ -137,11 +141,18 @@ def activation_histograms(
         layers = [layers[i] for i in sorted(set(keep.tolist()))]
     cols = min(3, len(layers))
     rows = math.ceil(len(layers) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.8 * cols, 3.1 * rows + 0.6), dpi=DPI,
-                             layout="constrained", squeeze=False)
+    fig, axes = plt.subplots(
+        rows,
+        cols,
+        figsize=(3.8 * cols, 3.1 * rows + 0.6),
+        dpi=DPI,
+        layout="constrained",
+        squeeze=False,
+    )
     for ax, layer in zip(axes.flat, layers, strict=False):
-        values = [v[np.isfinite(v)] for e in epochs if layer in samples[e]
-                  for v in (samples[e][layer],)]
+        values = [
+            v[np.isfinite(v)] for e in epochs if layer in samples[e] for v in (samples[e][layer],)
+        ]
         pooled = np.concatenate(values) if values else np.array([])
         # ReLU-like layers output many exact zeros: count them in the legend, draw the rest.
         zeros_apart = pooled.size > 0 and float(np.mean(pooled == 0)) > 0.2
@@ -159,14 +170,21 @@ def activation_histograms(
             if zeros_apart:
                 label += f" ({np.mean(v == 0):.0%} exactly 0)"
                 v = v[v != 0]
-            ax.hist(v, bins=bins, histtype="step", density=True, color=colour, linewidth=1.5,
-                    label=label)
+            ax.hist(
+                v,
+                bins=bins,
+                histtype="step",
+                density=True,
+                color=colour,
+                linewidth=1.5,
+                label=label,
+            )
         ax.set_title(layer + (" (non-zero outputs)" if zeros_apart else ""))
         ax.set_xlabel("activation value")
         ax.set_ylabel("density")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize="x-small")
-    for ax in list(axes.flat)[len(layers):]:
+    for ax in list(axes.flat)[len(layers) :]:
         ax.set_visible(False)
     fig.suptitle(f"Activation histograms — {title}")
     return fig

@@ -68,8 +68,15 @@ def final_metric_bars(summaries: Sequence[CellSummary], ylabel: str, title: str)
     for xi, m, sd in zip(x, means, stds, strict=True):
         if math.isfinite(m):
             top = m + (sd if math.isfinite(sd) else 0.0)
-            ax.annotate(f"{m:.3g}", (xi, top), xytext=(0, 4), textcoords="offset points",
-                        ha="center", va="bottom", fontsize=8)
+            ax.annotate(
+                f"{m:.3g}",
+                (xi, top),
+                xytext=(0, 4),
+                textcoords="offset points",
+                ha="center",
+                va="bottom",
+                fontsize=8,
+            )
     ax.set_xticks(x, labels, fontsize=8, rotation=30 if len(summaries) > 6 else 0)
     ax.set_ylabel(ylabel)
     ax.set_xlabel("configuration")

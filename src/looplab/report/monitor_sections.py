@@ -23,8 +23,9 @@ def diagnoses_section(result: TrainResult) -> Section:
     found = diagnoses_in(result.history)
     monitored = bool(columns_of(result.history, "grad_norm"))
     checked = "non-finite loss, plateau and overfitting" + (
-        ", exploding and vanishing gradients, dead ReLUs" if monitored else
-        " (train with --monitor to also check gradients and dead ReLUs)"
+        ", exploding and vanishing gradients, dead ReLUs"
+        if monitored
+        else " (train with --monitor to also check gradients and dead ReLUs)"
     )
     if not found:
         return Section("Diagnoses", f"<p>Nothing to report. Checked: {html.escape(checked)}.</p>")

@@ -55,9 +55,19 @@ def write_sweep(
     seeds = max(s.seeds for s in summaries)
     title = sweep_title(base, axes, seeds)
     header, rows = table(summaries, axes, target)
-    files = {name: out / name for name in
-             ("results.csv", "results.md", "runs.csv", "loss.png", "metric.png", "final.png",
-              "report.html", "config.toml")}
+    files = {
+        name: out / name
+        for name in (
+            "results.csv",
+            "results.md",
+            "runs.csv",
+            "loss.png",
+            "metric.png",
+            "final.png",
+            "report.html",
+            "config.toml",
+        )
+    }
     with files["results.csv"].open("w", newline="") as f:
         csv.writer(f).writerows([header, *table(summaries, axes, target, exact=True)[1]])
     files["results.md"].write_text(f"# {title}\n\n" + markdown(header, rows))
@@ -65,34 +75,58 @@ def write_sweep(
     loss = "val_loss" if metric.startswith("val_") else "train_loss"
     with files["runs.csv"].open("w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow([*(a.name for a in axes), "seed", "epochs", f"final {metric}",
-                         f"final {loss}", "seconds"])
+        writer.writerow(
+            [
+                *(a.name for a in axes),
+                "seed",
+                "epochs",
+                f"final {metric}",
+                f"final {loss}",
+                "seconds",
+            ]
+        )
         for o in outcomes:
             last = o.rows[-1] if o.rows else {}
-            writer.writerow([*o.point.values, o.point.seed, len(o.rows),
-                             last.get(metric, math.nan), last.get(loss, math.nan),
-                             f"{o.seconds:.3f}"])
+            writer.writerow(
+                [
+                    *o.point.values,
+                    o.point.seed,
+                    len(o.rows),
+                    last.get(metric, math.nan),
+                    last.get(loss, math.nan),
+                    f"{o.seconds:.3f}",
+                ]
+            )
     base.save(files["config.toml"])
     figures = {
-        "loss.png": band_curves(outcomes, loss, f"{_pretty(loss)} (mean per example)",
-                                f"{_pretty(loss)} — {title}"),
-        "metric.png": band_curves(outcomes, metric, _pretty(metric),
-                                  f"{_pretty(metric)} — {title}"),
-        "final.png": final_metric_bars(summaries, f"final {_pretty(metric)}",
-                                       f"Final {_pretty(metric)} (mean ± std) — {title}"),
+        "loss.png": band_curves(
+            outcomes, loss, f"{_pretty(loss)} (mean per example)", f"{_pretty(loss)} — {title}"
+        ),
+        "metric.png": band_curves(
+            outcomes, metric, _pretty(metric), f"{_pretty(metric)} — {title}"
+        ),
+        "final.png": final_metric_bars(
+            summaries, f"final {_pretty(metric)}", f"Final {_pretty(metric)} (mean ± std) — {title}"
+        ),
     }
     images = []  # each figure is saved once, then embedded from its PNG: one self-contained page
     for name, fig in figures.items():
         save(fig, str(files[name]))
-        images.append(f'<img alt="{html.escape(name)}" src="data:image/png;base64,'
-                      f'{_b64(files[name])}">')
+        images.append(
+            f'<img alt="{html.escape(name)}" src="data:image/png;base64,{_b64(files[name])}">'
+        )
     sections = [
-        Section("Results", f"<p>{len(outcomes)} runs in {seconds:.1f} s with {jobs} "
-                           f"process{'es' * (jobs > 1)}. Target: {_pretty(metric)} &ge; "
-                           f"{target:g}.</p>" + table_html(header, rows)),
+        Section(
+            "Results",
+            f"<p>{len(outcomes)} runs in {seconds:.1f} s with {jobs} "
+            f"process{'es' * (jobs > 1)}. Target: {_pretty(metric)} &ge; "
+            f"{target:g}.</p>" + table_html(header, rows),
+        ),
         Section("Curves (mean ± std over seeds)", "".join(images)),
-        Section("Base configuration",
-                table_html(["field", "value"], [[k, str(v)] for k, v in base.to_dict().items()])),
+        Section(
+            "Base configuration",
+            table_html(["field", "value"], [[k, str(v)] for k, v in base.to_dict().items()]),
+        ),
     ]
     files["report.html"].write_text(render(f"looplab {title}", sections))
     return list(files.values())

@@ -98,5 +98,3 @@ def _times(value: Any, factor: float) -> Any:
     return (
         value * factor if isinstance(value, float | int) and not isinstance(value, bool) else value
     )
-
-

@@ -219,7 +219,7 @@ class Diagnoses(Callback):
         n = self.plateau_epochs
         if n <= 0 or len(losses) <= n or not all(math.isfinite(v) for v in losses[-n - 1 :]):
             return
-        best_before = min(losses[: -n])
+        best_before = min(losses[:-n])
         if min(losses[-n:]) >= best_before - 1e-4 * abs(best_before):
             self._say(state, Note(
                 PLATEAU,
@@ -231,8 +231,9 @@ class Diagnoses(Callback):
             ))  # fmt: skip
 
     def _check_overfitting(self, state: LoopState, epoch: int, history: History) -> None:
-        found = overfitting(history.column("val_loss"), history.column("train_loss"),
-                            self.overfit_epochs)
+        found = overfitting(
+            history.column("val_loss"), history.column("train_loss"), self.overfit_epochs
+        )
         if found is not None:
             v0, v1, t0, t1 = found
             self._say(state, Note(

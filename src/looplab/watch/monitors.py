@@ -122,8 +122,9 @@ class LayerMonitor(Callback):
         device = state.device
         index = {id(p): i for i, p in enumerate(self._all_params)}
         # (layers, params) 0/1: which parameters (weight, bias) belong to each linear layer
-        self._membership = torch.zeros(len(layers), len(self._all_params), dtype=torch.float64,
-                                       device=device)
+        self._membership = torch.zeros(
+            len(layers), len(self._all_params), dtype=torch.float64, device=device
+        )
         for i, (_, m) in enumerate(layers):
             for p in m.parameters(recurse=False):
                 self._membership[i, index[id(p)]] = 1.0
@@ -134,11 +135,13 @@ class LayerMonitor(Callback):
         n_params, n_layers = len(self._all_params), len(layers)
         sizes = [w.numel() for w in self._weights]
         self._bins = n_params + 2 * n_layers
-        self._owner = torch.cat((
-            _owners([p.numel() for p in self._all_params], device),
-            _owners(sizes, device) + n_params,
-            _owners(sizes, device) + n_params + n_layers,
-        ))
+        self._owner = torch.cat(
+            (
+                _owners([p.numel() for p in self._all_params], device),
+                _owners(sizes, device) + n_params,
+                _owners(sizes, device) + n_params + n_layers,
+            )
+        )
         self._weight_owner = _owners(sizes, device)
         self._previous = _flat(self._weights)
         if self.histogram_epochs is None:
@@ -161,13 +164,15 @@ class LayerMonitor(Callback):
     def on_batch_end(self, state: LoopState, epoch: int, batch: int, loss: Tensor) -> None:
         # A handful of whole-model kernels, nothing reduced per layer: epoch_stats does that.
         with torch.no_grad():
-            grads = [p.grad if p.grad is not None else torch.zeros_like(p)
-                     for p in self._all_params]
+            grads = [
+                p.grad if p.grad is not None else torch.zeros_like(p) for p in self._all_params
+            ]
             flat = _flat([*grads, *self._weights])  # (grad elements + weight elements,)
-            w = flat[flat.numel() - self._previous.numel():]  # this step's weights
+            w = flat[flat.numel() - self._previous.numel() :]  # this step's weights
             both = torch.cat((flat, w - self._previous))
-            self._squares.append(torch.bincount(self._owner, weights=both * both,
-                                                minlength=self._bins))
+            self._squares.append(
+                torch.bincount(self._owner, weights=both * both, minlength=self._bins)
+            )
             self._previous = w
 
     def on_epoch_end(self, state: LoopState, epoch: int, row: Row) -> None:
@@ -208,14 +213,17 @@ class LayerMonitor(Callback):
             per_layer = (grads @ self._membership.T).sqrt()  # (steps, layers)
             totals = grads.sum(1).sqrt().tolist()  # (steps,)
             self.step_totals.extend(totals)
-            out |= {f"grad_norm/{name}": v for name, v in
-                    zip(self.layer_names, per_layer.mean(0).tolist(), strict=True)}
+            out |= {
+                f"grad_norm/{name}": v
+                for name, v in zip(self.layer_names, per_layer.mean(0).tolist(), strict=True)
+            }
             out["grad_norm/total"] = sum(totals) / len(totals)
             after, moved = squares[:, p : p + n].sqrt(), squares[:, p + n :].sqrt()
             before = torch.cat((self._start_squares.double().sqrt()[None], after[:-1]))
             ratios = (moved / before.clamp_min(1e-12)).mean(0).tolist()  # (layers,)
-            out |= {f"update_ratio/{name}": v for name, v in
-                    zip(self.layer_names, ratios, strict=True)}
+            out |= {
+                f"update_ratio/{name}": v for name, v in zip(self.layer_names, ratios, strict=True)
+            }
         for i, w in enumerate(self._weights):
             out[f"weight_norm/{self.layer_names[i]}"] = float(w.detach().norm())
         return out

@@ -61,8 +61,11 @@ class TrainingPath:
         try:
             d = torch.load(path, map_location="cpu", weights_only=True)
             return cls(
-                list(d["names"]), [tuple(s) for s in d["shapes"]], d["points"],
-                list(d["steps"]), list(d["epochs"]),
+                list(d["names"]),
+                [tuple(s) for s in d["shapes"]],
+                d["points"],
+                list(d["steps"]),
+                list(d["epochs"]),
             )
         except Exception as exc:
             raise RunError(
