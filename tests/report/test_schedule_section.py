@@ -6,8 +6,9 @@ import dataclasses
 
 from looplab.config import Config
 from looplab.pipeline import train
-from looplab.report.html import SECTIONS, curves_section
+from looplab.report.html import SECTIONS
 from looplab.report.schedule_section import schedule_section
+from looplab.report.sections import curves_section
 
 
 def test_section_follows_the_curves_and_needs_a_schedule() -> None:

@@ -30,7 +30,7 @@ def train(
 
     from looplab.cli.options import load_config
     from looplab.pipeline import train as run_training
-    from looplab.report.html import run_title
+    from looplab.report.blocks import run_title
     from looplab.run.resume import resume_config
     from looplab.watch.interrupt import Interrupted, SignalCatcher
     from looplab.watch.progress import ProgressBar

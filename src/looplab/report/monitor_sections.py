@@ -1,6 +1,6 @@
 """The report's monitor sections: diagnoses, gradient flow and layer statistics, activations.
 
-Appended to :data:`looplab.report.html.SECTIONS`; each returns None when the run has nothing
+Listed in :data:`looplab.report.html.SECTIONS`; each returns None when the run has nothing
 to show (gradient flow and histograms need ``--monitor``).
 """
 
@@ -10,7 +10,7 @@ import html
 from typing import TYPE_CHECKING
 
 from looplab.plots.monitors import activation_histograms, columns_of, gradient_flow, layer_stats
-from looplab.report.html import Section, figure_html, run_title, table_html
+from looplab.report.blocks import Section, figure_html, run_title, table_html
 from looplab.watch.diagnoses import diagnoses_in
 from looplab.watch.monitors import ACTIVATIONS_FILE, load_samples
 
@@ -57,6 +57,3 @@ def activations_section(result: TrainResult) -> Section | None:
         return None
     fig = activation_histograms(samples, run_title(result))
     return Section("Activation histograms", figure_html(fig, "activation histograms"))
-
-
-MONITOR_SECTIONS = [diagnoses_section, gradient_flow_section, activations_section]

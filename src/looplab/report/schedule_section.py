@@ -1,6 +1,6 @@
 """The report's learning-rate section: the schedule a run used, update by update.
 
-Inserted into :data:`looplab.report.html.SECTIONS` after the curves; None for a constant lr.
+Listed in :data:`looplab.report.html.SECTIONS` after the curves; None for a constant lr.
 """
 
 from __future__ import annotations
@@ -10,17 +10,15 @@ from typing import TYPE_CHECKING
 
 from looplab.data.split import Split
 from looplab.plots.schedule import schedule_figure
+from looplab.report.blocks import Section, figure_html
 
 if TYPE_CHECKING:
-    from looplab.report.html import Section
     from looplab.run.result import TrainResult
 
 
 def schedule_section(result: TrainResult) -> Section | None:
     """The lr of every update for clock-driven schedules (recomputed exactly), of every epoch
     for plateau (read from the history: it followed the validation loss)."""
-    from looplab.report.html import Section, figure_html  # html.py imports this module
-
     config, history, train = result.config, result.history, result.data.train
     if config.schedule == "constant" or len(history) == 0:
         return None

@@ -14,7 +14,7 @@ from looplab.config import Config
 from looplab.experiments.sweep import Axis, CellSummary, RunOutcome, markdown, table
 from looplab.plots.style import save
 from looplab.plots.sweep import band_curves, final_metric_bars
-from looplab.report.html import Section, render, table_html
+from looplab.report.blocks import Section, render, table_html
 
 
 def sweep_title(base: Config, axes: Sequence[Axis], seeds: int) -> str:

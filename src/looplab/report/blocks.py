@@ -1,0 +1,77 @@
+"""The building blocks of a report page: a section, a figure as an embedded PNG, a table, a
+number to 4 significant digits, the run's one-line title, and the page itself."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from matplotlib.figure import Figure
+
+from looplab.plots.style import DPI
+
+if TYPE_CHECKING:
+    from looplab.run.result import TrainResult
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    body: str  # HTML
+
+
+def run_title(result: TrainResult) -> str:
+    """What was run, in one line: dataset, model, optimizer, batch size."""
+    c, s = result.config, result.spec
+    widths = "-".join(str(w) for w in (s.in_features, *s.hidden, s.out_features))
+    extras = [s.activation] + ([f"{s.norm} norm"] if s.norm != "none" else [])
+    extras += ["residual"] if s.residual and s.hidden else []
+    model = f"MLP {widths} ({', '.join(extras)})" if s.hidden else f"linear {widths}"
+    return f"{result.data.name}: {model}, {c.optimizer} lr {c.lr:g}, batch {c.batch_size}"
+
+
+def figure_html(fig: Figure, alt: str) -> str:
+    """A figure as an embedded PNG ``<img>`` (the report stays one file)."""
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI)
+    plt.close(fig)
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def table_html(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def fmt(x: float) -> str:
+    """4 significant digits, as in the terminal."""
+    return "nan" if not math.isfinite(x) else f"{x:.4g}"
+
+
+STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em;
+       color: #222; }
+h1 { font-size: 1.5em; } h2 { border-bottom: 1px solid #ddd; padding-bottom: .2em; }
+table { border-collapse: collapse; margin: .5em 0; font-variant-numeric: tabular-nums; }
+th, td { border: 1px solid #ddd; padding: .25em .6em; text-align: left; }
+th { background: #f4f4f4; } img { max-width: 100%; margin: .3em; }
+"""
+
+
+def render(title: str, sections: list[Section]) -> str:
+    parts = [f"<section><h2>{html.escape(s.title)}</h2>{s.body}</section>" for s in sections]
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head>"
+        f"<body><h1>{html.escape(title)}</h1>{''.join(parts)}</body></html>"
+    )
