@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import sys
 
+# As the looplab command does: cache bytecode even where PYTHONDONTWRITEBYTECODE is set, so
+# torch is not compiled from source in every test process.
+sys.dont_write_bytecode = False
 os.environ.setdefault("MPLBACKEND", "Agg")
 # rich folds long lines (and long temporary paths mid-word) at the terminal width; tests read
 # whole messages, so give them a wide terminal

@@ -60,5 +60,12 @@ def run(argv: list[str] | None = None) -> int:
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point.
+
+    It lets Python cache the bytecode of what it imports even where PYTHONDONTWRITEBYTECODE is
+    set: otherwise torch is compiled from source on every start (measured: 7.5 s of a 16 s run).
+    uv's install-time ``compile-bytecode`` did the same, but re-checked all 10,285 files and said
+    so on every ``uv run``; this way only the modules looplab imports are compiled, once.
+    """
+    sys.dont_write_bytecode = False
     sys.exit(run(sys.argv[1:]))
