@@ -13,11 +13,11 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 # whole messages, so give them a wide terminal
 os.environ["COLUMNS"] = "400"
 
-import pytest
-import torch
-from hypothesis import settings
+import pytest  # noqa: E402 - after the interpreter flags above
+import torch  # noqa: E402
+from hypothesis import settings  # noqa: E402
 
-from looplab.config import Config
+from looplab.config import Config  # noqa: E402
 
 # One thread per test process: the models under test are small, pytest-xdist runs one worker
 # per core, and more threads than cores make torch's OpenMP kernels spin (measured: an epoch of

@@ -72,7 +72,10 @@ def train(
     seconds = time.perf_counter() - started
     console.print(f"[bold]{run_title(result)}[/]")  # what was run, then how it ended
     console.print(metrics_table(result.history.last, result.test))
-    console.print(f"{len(result.history)} epochs in {seconds:.1f} s")
+    console.print(
+        f"{len(result.history)} epochs in {result.history.seconds:.2f} s of training and "
+        f"validation (the whole command: {seconds:.1f} s)"
+    )
     if result.run_dir is not None:
         console.print(f"run saved in [bold]{result.run_dir}[/]")
         console.print(f"report: [bold]{result.report}[/]")

@@ -115,6 +115,12 @@ class History:
         return list(names)
 
     @property
+    def seconds(self) -> float:
+        """Time spent in the epochs (training and validation), summed over every epoch of the
+        run, resumed parts included: what "N epochs in S s" means wherever it is shown."""
+        return sum(t for t in self.column("time_s") if math.isfinite(t))
+
+    @property
     def last(self) -> Row:
         return self.rows[-1] if self.rows else {}
 
@@ -131,12 +137,20 @@ class History:
 
     @classmethod
     def from_csv(cls, path: Path) -> History:
-        """Read a history written by :meth:`to_csv`."""
+        """Read a history written by :meth:`to_csv` (a last line cut short by a crash, one
+        without its newline or its cells, is left out rather than read as wrong numbers)."""
         with path.open(newline="") as f:
-            rows = [
-                {k: float(v) for k, v in row.items() if v not in ("", None)}
-                for row in csv.DictReader(f)
-            ]
+            text = f.read()
+        lines = text.splitlines(keepends=True)
+        if lines and not lines[-1].endswith("\n"):
+            lines = lines[:-1]
+        reader = csv.reader(lines)
+        header = next(reader, [])
+        rows = [
+            {k: float(v) for k, v in zip(header, cells, strict=True) if v != ""}
+            for cells in reader
+            if len(cells) == len(header)
+        ]
         return cls(rows)
 
     def without_timing(self) -> list[Row]:

@@ -34,10 +34,10 @@ def metrics_section(result: TrainResult) -> Section:
         ]
         for name in names
     ]
-    total_time = sum(history.column("time_s"))
+    total_time = history.seconds
     notes = "".join(f"<li>{html.escape(m)}</li>" for m in history.messages)
     body = (
-        f"<p>{len(history)} epochs in {total_time:.2f} s "
+        f"<p>{len(history)} epochs in {total_time:.2f} s of training and validation "
         f"({fmt(last.get('samples_per_s', math.nan))} training examples/s).</p>"
         + table_html(["metric (last epoch)", "train", "validation", "test"], rows)
         + (f"<h3>What the run said</h3><ul>{notes}</ul>" if notes else "")
