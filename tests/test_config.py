@@ -60,3 +60,10 @@ def test_validation_names_the_field_and_the_allowed_values(
     with pytest.raises(ConfigError) as info:
         Config(**changes).validate()  # type: ignore[arg-type]
     assert message in str(info.value)
+
+
+def test_a_config_file_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "excel.toml"
+    path.write_bytes("\ufefflr = 0.05\nhidden = [8]\n".encode())
+    assert load_toml(path) == {"lr": 0.05, "hidden": [8]}
+    assert make_config(path).lr == 0.05

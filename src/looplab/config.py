@@ -317,7 +317,7 @@ def from_dict(values: dict[str, Any]) -> Config:
 def load_toml(path: Path) -> dict[str, Any]:
     """Read a TOML config file into a flat mapping (``[section]`` tables are flattened)."""
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is not TOML
     except FileNotFoundError:
         raise ConfigError(f"config file {str(path)!r} does not exist; check the path") from None
     except (OSError, UnicodeDecodeError) as exc:
