@@ -52,6 +52,12 @@ FILES: dict[str, str | bytes] = {
     "points.csv": _csv("x1,x2", ["0.5,0.25", "-1.0,0.75"]),
     "words.csv": _csv("x1,x2", ["abc,0.25"]),
     "afile.txt": "not a directory\n",
+    "semicolons.csv": _csv(
+        "x;colour;y", [f"{i};{'red' if i % 2 else 'blue'};{i % 2}" for i in range(20)]
+    ),
+    "dup.csv": _csv("x,size,x,y", [f"{i},{i},{i},{i % 2}" for i in range(20)]),
+    "quote.csv": _csv("x,y", ["1,0", '"2,1', *["3,0"] * 40_000]),
+    "long_row.csv": _csv("id,name,y", ["1,Lee,0", "2,Smith, J,1", "3,Ng,0"]),
 }
 
 

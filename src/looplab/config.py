@@ -55,6 +55,7 @@ class Config:
     drop: list[str] = field(default_factory=list)  # CSV columns to leave out
     impute: str = "drop"  # rows with missing values: drop them, or fill with the train mean
     task: str = "auto"  # a CSV target's task; auto: strings and few whole numbers are classes
+    sep: str | None = None  # a CSV file's separator (None: detected from the file)
     val_fraction: float = 0.2
     test_fraction: float = 0.0
     standardize: bool = True
@@ -116,6 +117,14 @@ class Config:
         _choice("norm", self.norm, NORMS)
         _choice("impute", self.impute, IMPUTE)
         _choice("task", self.task, TASKS)
+        if self.sep is not None:
+            from looplab.data.csv_file import SEPARATORS
+
+            if self.sep not in SEPARATORS:
+                raise ConfigError(
+                    f"unknown sep {self.sep!r}; choose one of: , ; tab space | "
+                    "(or leave it out to detect the separator)"
+                )
         _choice("device", self.device, DEVICES)
         _choice("on_nan", self.on_nan, ON_NAN)
         if self.n is not None:
@@ -170,6 +179,7 @@ HELP: dict[str, str] = {
     "drop": "CSV columns to leave out, comma-separated",
     "impute": "rows with missing values: " + " | ".join(IMPUTE),
     "task": "task of a CSV target: " + " | ".join(TASKS),
+    "sep": "separator of a CSV file: , ; tab space | (default: detected from the file)",
     "val_fraction": "fraction of rows for validation",
     "test_fraction": "fraction of rows for the test split",
     "standardize": "standardize features with the training split's mean and std",

@@ -53,6 +53,7 @@ def load_dataset(
     drop: list[str] | None = None,
     impute: str = "drop",
     task: str = "auto",
+    sep: str | None = None,
 ) -> TaskData:
     """Load a built-in dataset by name, or a CSV file given as ``csv:PATH`` with a ``target``."""
     if name.startswith("csv:"):
@@ -60,7 +61,7 @@ def load_dataset(
 
         if not target:
             raise DataError(f"dataset {name!r} needs a target column: add --target COLUMN")
-        return read_csv(name[4:], target, drop=drop or [], impute=impute, task=task)
+        return read_csv(name[4:], target, drop=drop or [], impute=impute, task=task, sep=sep)
     if name not in DATASETS:
         raise DataError(f"unknown dataset {one_of(name, [*DATASETS, 'csv:PATH'])}")
     info = DATASETS[name]

@@ -8,7 +8,6 @@ The encoding is returned with the data so that predictions encode new rows the s
 
 from __future__ import annotations
 
-import csv
 import math
 import re
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 import torch
 
+from looplab.data.csv_file import columns_hint, read_rows, read_table
 from looplab.data.task_data import TaskData
 from looplab.errors import DataError
 
@@ -24,29 +24,7 @@ MAX_CATEGORIES = 20  # a string column with more distinct values is free text, n
 MAX_CLASSES_FOR_NUMBERS = 10  # a whole-number target with this many values or fewer is a label
 _DATE = re.compile(r"^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}([ T].*)?$|^\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}$")
 
-
-def read_rows(path: str | Path) -> tuple[list[str], list[dict[str, str]]]:
-    """The header and the rows of a CSV file, or a DataError that says what is wrong with it."""
-    file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise DataError(f"CSV file {str(file)!r} does not exist; check the path") from None
-    except IsADirectoryError:
-        raise DataError(f"{str(file)!r} is a directory, not a CSV file") from None
-    except UnicodeDecodeError:
-        raise DataError(f"CSV file {str(file)!r} is not UTF-8 text; save it as UTF-8 CSV") from None
-    except OSError as exc:
-        raise DataError(f"CSV file {str(file)!r} cannot be read: {exc.strerror}") from None
-    reader = csv.DictReader(text.splitlines())
-    header = [h.strip() for h in (reader.fieldnames or [])]
-    if not header:
-        raise DataError(f"CSV file {str(file)!r} is empty; it needs a header row and data rows")
-    reader.fieldnames = header
-    rows = [{k: (v or "").strip() for k, v in row.items() if k is not None} for row in reader]
-    if not rows:
-        raise DataError(f"CSV file {str(file)!r} has a header but no data rows")
-    return header, rows
+__all__ = ["MISSING", "encode_features", "read_csv", "read_rows"]
 
 
 def read_csv(
@@ -56,16 +34,21 @@ def read_csv(
     drop: list[str] | None = None,
     impute: str = "drop",
     task: str = "auto",
+    sep: str | None = None,
 ) -> TaskData:
-    """Load ``path`` with ``target`` as the label column; see the module docstring for the rules."""
-    header, rows = read_rows(path)
+    """Load ``path`` with ``target`` as the label column; see the module docstring for the rules.
+
+    ``sep`` is the separator as ``--sep`` spells it (None: detected from the file).
+    """
+    table = read_table(path, sep)
+    header, rows = table.header, table.rows
     drop = drop or []
     for name in [target, *drop]:
         if name not in header:
             flag = "--target" if name == target else "--drop"
             raise DataError(
                 f"CSV file {str(path)!r} has no column {name!r} ({flag}); "
-                f"its columns are: {', '.join(header)}"
+                f"{columns_hint(name, header)}"
             )
     notes: list[str] = []
     # rows without a target cannot teach anything, whatever --impute says
