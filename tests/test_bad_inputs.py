@@ -58,6 +58,16 @@ FILES: dict[str, str | bytes] = {
     "dup.csv": _csv("x,size,x,y", [f"{i},{i},{i},{i % 2}" for i in range(20)]),
     "quote.csv": _csv("x,y", ["1,0", '"2,1', *["3,0"] * 40_000]),
     "long_row.csv": _csv("id,name,y", ["1,Lee,0", "2,Smith, J,1", "3,Ng,0"]),
+    "messy.csv": _csv(
+        "day,comment text,notes,x,y",
+        [f"2024-01-{i % 28 + 1:02d},comment number {i},,{i},{i % 2}" for i in range(40)],
+    ),
+    "prices.csv": _csv(
+        "rooms,price", [f"{i % 7},{'unknown' if i == 10 else 100 + i * 1.5}" for i in range(60)]
+    ),
+    "inf_cell.csv": _csv("size,y", [f"{'inf' if i == 3 else i / 2},{i % 2}" for i in range(20)]),
+    "huge.csv": _csv("x,y", [f"{'1e39' if i == 1 else i},{i % 2}" for i in range(20)]),
+    "no_target.csv": _csv("x,y", [f"{i}," for i in range(10)]),
 }
 
 
