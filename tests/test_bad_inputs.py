@@ -68,6 +68,7 @@ FILES: dict[str, str | bytes] = {
     "inf_cell.csv": _csv("size,y", [f"{'inf' if i == 3 else i / 2},{i % 2}" for i in range(20)]),
     "huge.csv": _csv("x,y", [f"{'1e39' if i == 1 else i},{i % 2}" for i in range(20)]),
     "no_target.csv": _csv("x,y", [f"{i}," for i in range(10)]),
+    "holes.csv": _csv("x,z,y", [",1,0", ",2,1", "3,,0", ",4,1"]),
 }
 
 

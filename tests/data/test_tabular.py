@@ -96,6 +96,49 @@ def test_every_unusable_column_is_named_in_one_message(tmp_path: Path) -> None:
     )
 
 
+def test_missing_values_name_the_column_responsible(tmp_path: Path) -> None:
+    # 'Comments' is empty in 31 of 34 rows; 'Age' in 2, one of them also without a comment
+    rows = [
+        f"{i},{'' if i in (3, 7) else 20 + i},{'ok' if i % 12 == 0 else ''},{i // 12 % 2}"
+        for i in range(34)
+    ]
+    path = _write(tmp_path / "survey.csv", "x,Age,Comments,y", rows)
+    data = read_csv(path, "y")
+    assert data.n_rows == 3
+    assert data.notes == [
+        "dropped 31 of 34 rows with missing values, mostly from 'Comments' (31 empty; then "
+        "'Age' 2); --drop Comments keeps 29 of them, or --impute mean fills them with the "
+        "training mean instead"
+    ]
+    spread = _write(
+        tmp_path / "spread.csv",
+        "a,b,c,d,y",
+        [
+            ",1,1,1,0",
+            "1,,1,1,1",
+            "1,1,,1,0",
+            "1,1,1,,1",
+            ",1,1,1,0",
+            *["1,1,1,1,0", "1,1,1,1,1"] * 3,
+        ],
+    )
+    assert read_csv(spread, "y").notes == [
+        "dropped 5 of 11 rows with missing values (empty cells in 'a' 2, 'b' 1, 'c' 1 and "
+        "1 more column); --impute mean fills them with the training mean instead"
+    ]
+
+
+def test_no_complete_rows_names_the_empty_columns(tmp_path: Path) -> None:
+    path = _write(tmp_path / "holes.csv", "x,z,y", [",1,0", ",2,1", "3,,0", ",4,1"])
+    with pytest.raises(DataError) as info:
+        read_csv(path, "y")
+    assert str(info.value) == (
+        f"CSV file {str(path)!r} has no complete rows left after dropping missing values, "
+        "mostly from 'x' (3 empty; then 'z' 1); --drop x keeps 3 of them, or --impute mean "
+        "fills them with the training mean instead"
+    )
+
+
 @pytest.mark.parametrize(
     ("bad", "expected"),
     [

@@ -1,4 +1,4 @@
-"""The one-line messages about a CSV file's columns: unusable ones and bad cells.
+"""The one-line messages about a CSV file's columns: unusable ones, bad cells, missing values.
 
 Each message names every column at fault at once (a file should not need one run per problem)
 and ends with the flags that fix it, typed as a shell needs them; long lists are cut short.
@@ -7,6 +7,8 @@ and ends with the flags that fix it, typed as a shell needs them; long lists are
 from __future__ import annotations
 
 import re
+
+import torch
 
 from looplab.data.csv_file import clip, drop_flag
 
@@ -71,6 +73,34 @@ def bad_cells_message(
         f"CSV file {path!r} has cells that are not usable numbers in numeric columns{hint}: "
         f"{'; '.join(parts)}; {', or '.join(fixes)}"
     )
+
+
+def missing_summary(names: list[str], missing: torch.Tensor, drop: list[str]) -> str:
+    """', mostly from ...' naming the columns behind rows with missing values, and the fixes.
+
+    ``missing`` is (rows, columns) True where a cell is missing; '' when none is.
+    """
+    counts = missing.sum(dim=0).tolist()
+    n_rows = int(missing.any(dim=1).sum())
+    worst = sorted((j for j, c in enumerate(counts) if c), key=lambda j: -counts[j])[:3]
+    if not worst:
+        return ""
+    impute = "--impute mean fills them with the training mean instead"
+    top = worst[0]
+    if counts[top] * 2 >= n_rows:
+        then = ", ".join(f"{clip(names[j])!r} {counts[j]:,}" for j in worst[1:])
+        only_top = int((missing[:, top] & (missing.sum(dim=1) == 1)).sum())
+        keep = ""
+        if only_top:
+            keep = f"{drop_flag([*drop, names[top]])} keeps {only_top:,} of them, or "
+        return (
+            f", mostly from {clip(names[top])!r} ({counts[top]:,} empty"
+            f"{'; then ' + then if then else ''}); {keep}{impute}"
+        )
+    listed = ", ".join(f"{clip(names[j])!r} {counts[j]:,}" for j in worst)
+    others = sum(1 for c in counts if c) - len(worst)
+    more = f" and {_count(others, 'more column')}" if others else ""
+    return f" (empty cells in {listed}{more}); {impute}"
 
 
 def _leave_out(names: list[str], drop: list[str]) -> str:

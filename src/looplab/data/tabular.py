@@ -18,7 +18,11 @@ from typing import Any
 import torch
 
 from looplab.data.csv_file import columns_hint, read_rows, read_table
-from looplab.data.csv_messages import bad_cells_message, unusable_message
+from looplab.data.csv_messages import (
+    bad_cells_message,
+    missing_summary,
+    unusable_message,
+)
 from looplab.data.task_data import TaskData
 from looplab.errors import DataError
 
@@ -86,13 +90,12 @@ def read_csv(
     encoding: dict[str, Any] = {"columns": columns, "target": target, "dropped": list(drop)}
 
     X = encode_features(rows, encoding)  # (rows, features); NaN where a value is missing
-    missing_rows = torch.isnan(X).any(dim=1)
+    missing = _missing_by_column(columns, X)  # (rows, columns)
+    missing_rows = missing.any(dim=1)
     n_missing = int(missing_rows.sum())
+    where = missing_summary([str(c["name"]) for c in columns], missing, drop)
     if n_missing and impute == "drop":
-        notes.append(
-            f"dropped {n_missing} of {len(rows)} rows with missing values "
-            "(--impute mean fills them with the training mean instead)"
-        )
+        notes.append(f"dropped {n_missing} of {len(rows)} rows with missing values{where}")
         X = X[~missing_rows]
         rows = [r for r, m in zip(rows, missing_rows.tolist(), strict=True) if not m]
     elif n_missing:
@@ -101,7 +104,7 @@ def read_csv(
         )
     if not rows:
         raise DataError(
-            f"CSV file {name!r} has no complete rows left after dropping missing values"
+            f"CSV file {name!r} has no complete rows left after dropping missing values{where}"
         )
 
     y, resolved, class_names = _encode_target([r[target] for r in rows], target, task)
@@ -203,6 +206,15 @@ def _cell_kind(value: str) -> str:
     except ValueError:
         return "word"
     return "number" if math.isfinite(x) and abs(x) <= FLOAT32_MAX else "bad number"
+
+
+def _missing_by_column(columns: list[dict[str, Any]], X: torch.Tensor) -> torch.Tensor:
+    """(rows, columns) True where a column's value is missing (its first feature is NaN)."""
+    starts, at = [], 0
+    for col in columns:
+        starts.append(at)
+        at += len(_feature_names(col))
+    return torch.isnan(X[:, starts]).reshape(len(X), len(columns))
 
 
 def _feature_names(col: dict[str, Any]) -> list[str]:
