@@ -69,6 +69,8 @@ FILES: dict[str, str | bytes] = {
     "huge.csv": _csv("x,y", [f"{'1e39' if i == 1 else i},{i % 2}" for i in range(20)]),
     "no_target.csv": _csv("x,y", [f"{i}," for i in range(10)]),
     "holes.csv": _csv("x,z,y", [",1,0", ",2,1", "3,,0", ",4,1"]),
+    "counts.csv": _csv("age,visits", [f"{20 + i},{5 if i == 29 else i % 5}" for i in range(30)]),
+    "grades.csv": _csv("x,grade", [f"{i},{i % 6}" for i in range(20)]),
 }
 
 
