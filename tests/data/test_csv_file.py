@@ -161,3 +161,16 @@ def test_a_row_longer_than_the_header_is_refused(tmp_path: Path) -> None:
         "(line 8 has 4, the header 3 and 1 more row); quote cells that hold the separator "
         "(','), name every column in the header, or pass the right --sep"
     )
+
+
+def test_a_column_name_with_a_line_break_keeps_messages_on_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "odd.csv"
+    path.write_text('"price\nEUR",size,y\n1,2,0\n3,4,1\n')
+    with pytest.raises(DataError) as info:
+        read_csv(path, "price")
+    assert str(info.value).endswith("its columns are: price\\nEUR, size, y")
+    text = tmp_path / "text.csv"
+    text.write_text('"long\ncomment",y\n' + "".join(f"note {i},{i % 2}\n" for i in range(30)))
+    with pytest.raises(DataError) as info:
+        read_csv(text, "y")
+    assert str(info.value).endswith("leave it out with --drop 'long\\ncomment'")

@@ -102,9 +102,9 @@ def detect_separator(text: str) -> str:
 def columns_hint(wrong: str, header: list[str], shown: int = 8) -> str:
     """'its columns are: ...' for a short header; the closest few names and a count otherwise."""
     if len(header) <= shown:
-        return f"its columns are: {', '.join(clip(h) for h in header)}"
+        return f"its columns are: {', '.join(clip(printable(h)) for h in header)}"
     close = difflib.get_close_matches(wrong, header, n=5, cutoff=0.6)
-    names = ", ".join(clip(n) for n in (close or header[:5]))
+    names = ", ".join(clip(printable(n)) for n in (close or header[:5]))
     which = "the closest are" if close else "the first are"
     rest = len(header) - len(close or header[:5])
     return f"it has {len(header):,} columns; {which}: {names} ... and {rest:,} more"
@@ -112,7 +112,12 @@ def columns_hint(wrong: str, header: list[str], shown: int = 8) -> str:
 
 def drop_flag(names: list[str]) -> str:
     """``--drop a,b`` as it must be typed in a shell (quoted when a name needs it)."""
-    return f"--drop {shlex.quote(','.join(names))}"
+    return f"--drop {shlex.quote(','.join(printable(n) for n in names))}"
+
+
+def printable(name: str) -> str:
+    """``name`` with line breaks and other unprintable characters escaped, as repr() does."""
+    return name if name.isprintable() else repr(name)[1:-1]
 
 
 def clip(name: str, width: int = 40) -> str:
