@@ -174,3 +174,11 @@ def test_a_column_name_with_a_line_break_keeps_messages_on_one_line(tmp_path: Pa
     with pytest.raises(DataError) as info:
         read_csv(text, "y")
     assert str(info.value).endswith("leave it out with --drop 'long\\ncomment'")
+
+
+def test_a_name_repeated_1000_times_is_one_short_line(tmp_path: Path) -> None:
+    path = tmp_path / "same.csv"
+    path.write_text(",".join(["v"] * 1000) + ",y\n" + ",".join(["1"] * 1001) + "\n")
+    with pytest.raises(DataError) as info:
+        read_csv(path, "y")
+    assert "'v' (columns 1, 2, 3, 4, 5 and 995 more); rename one" in str(info.value)

@@ -257,14 +257,18 @@ def _check_header(name: str, header: list[str], delimiter: str) -> None:
         seen.setdefault(column, []).append(position)
     twice = [(column, where) for column, where in seen.items() if len(where) > 1]
     if twice:
-        listed = "; ".join(
-            f"{clip(c)!r} (columns {', '.join(map(str, where))})" for c, where in twice[:5]
-        )
+        listed = "; ".join(f"{clip(c)!r} (columns {_positions(where)})" for c, where in twice[:5])
         more = f"; and {len(twice) - 5:,} more" if len(twice) > 5 else ""
         raise DataError(
             f"CSV file {name!r} has duplicate column names: {listed}{more}; "
             "rename one of each so every column has its own name"
         )
+
+
+def _positions(where: list[int]) -> str:
+    """'2, 7' or, for a name used very often, '2, 7, 9, 12, 15 and 995 more'."""
+    shown = ", ".join(f"{n:,}" for n in where[:5])
+    return shown + (f" and {len(where) - 5:,} more" if len(where) > 5 else "")
 
 
 def _check_widths(
