@@ -52,6 +52,25 @@ FILES: dict[str, str | bytes] = {
     "points.csv": _csv("x1,x2", ["0.5,0.25", "-1.0,0.75"]),
     "words.csv": _csv("x1,x2", ["abc,0.25"]),
     "afile.txt": "not a directory\n",
+    "semicolons.csv": _csv(
+        "x;colour;y", [f"{i};{'red' if i % 2 else 'blue'};{i % 2}" for i in range(20)]
+    ),
+    "dup.csv": _csv("x,size,x,y", [f"{i},{i},{i},{i % 2}" for i in range(20)]),
+    "quote.csv": _csv("x,y", ["1,0", '"2,1', *["3,0"] * 40_000]),
+    "long_row.csv": _csv("id,name,y", ["1,Lee,0", "2,Smith, J,1", "3,Ng,0"]),
+    "messy.csv": _csv(
+        "day,comment text,notes,x,y",
+        [f"2024-01-{i % 28 + 1:02d},comment number {i},,{i},{i % 2}" for i in range(40)],
+    ),
+    "prices.csv": _csv(
+        "rooms,price", [f"{i % 7},{'unknown' if i == 10 else 100 + i * 1.5}" for i in range(60)]
+    ),
+    "inf_cell.csv": _csv("size,y", [f"{'inf' if i == 3 else i / 2},{i % 2}" for i in range(20)]),
+    "huge.csv": _csv("x,y", [f"{'1e39' if i == 1 else i},{i % 2}" for i in range(20)]),
+    "no_target.csv": _csv("x,y", [f"{i}," for i in range(10)]),
+    "holes.csv": _csv("x,z,y", [",1,0", ",2,1", "3,,0", ",4,1"]),
+    "counts.csv": _csv("age,visits", [f"{20 + i},{5 if i == 29 else i % 5}" for i in range(30)]),
+    "grades.csv": _csv("x,grade", [f"{i},{i % 6}" for i in range(20)]),
 }
 
 

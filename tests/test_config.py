@@ -78,3 +78,10 @@ def test_the_dataset_is_checked_with_the_config_before_any_data_is_read(
     with pytest.raises(LooplabError) as info:
         checked(config)
     assert message in str(info.value)
+
+
+def test_a_config_file_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "excel.toml"
+    path.write_bytes("\ufefflr = 0.05\nhidden = [8]\n".encode())
+    assert load_toml(path) == {"lr": 0.05, "hidden": [8]}
+    assert make_config(path).lr == 0.05

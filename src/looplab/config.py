@@ -54,6 +54,7 @@ class Config:
     drop: list[str] = field(default_factory=list)  # CSV columns to leave out
     impute: str = "drop"  # rows with missing values: drop them, or fill with the train mean
     task: str = "auto"  # a CSV target's task; auto: strings and few whole numbers are classes
+    sep: str | None = None  # a CSV file's separator (None: detected from the file)
     val_fraction: float = 0.2
     test_fraction: float = 0.0
     standardize: bool = True
@@ -106,6 +107,14 @@ class Config:
         _choice("norm", self.norm, NORMS)
         _choice("impute", self.impute, IMPUTE)
         _choice("task", self.task, TASKS)
+        if self.sep is not None:
+            from looplab.data.csv_file import SEPARATORS
+
+            if self.sep not in SEPARATORS:
+                raise ConfigError(
+                    f"unknown sep {self.sep!r}; choose one of: , ; tab space | "
+                    "(or leave it out to detect the separator)"
+                )
         _choice("device", self.device, DEVICES)
         _choice("on_nan", self.on_nan, ON_NAN)
         if self.n is not None:
@@ -160,6 +169,7 @@ HELP: dict[str, str] = {
     "drop": "CSV columns to leave out, comma-separated",
     "impute": "rows with missing values: " + " | ".join(IMPUTE),
     "task": "task of a CSV target: " + " | ".join(TASKS),
+    "sep": "separator of a CSV file: , ; tab space | (default: detected from the file)",
     "val_fraction": "fraction of rows for validation",
     "test_fraction": "fraction of rows for the test split",
     "standardize": "standardize features with the training split's mean and std",
@@ -307,7 +317,7 @@ def from_dict(values: dict[str, Any]) -> Config:
 def load_toml(path: Path) -> dict[str, Any]:
     """Read a TOML config file into a flat mapping (``[section]`` tables are flattened)."""
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is not TOML
     except FileNotFoundError:
         raise ConfigError(f"config file {str(path)!r} does not exist; check the path") from None
     except (OSError, UnicodeDecodeError) as exc:

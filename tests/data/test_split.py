@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 import torch
 
 from looplab.config import Config
-from looplab.data import load_dataset, prepare, split_indices
+from looplab.data import load_dataset, prepare, read_csv, split_indices
+from looplab.errors import DataError
 
 
 def test_fractions_are_of_all_rows_and_disjoint() -> None:
@@ -47,3 +51,31 @@ def test_standardize_off_keeps_raw_features() -> None:
     assert pre is not None
     assert torch.equal(pre.transform(data.X), data.X)
     assert prepared.train.X.abs().max() <= 1.0 + 1e-6  # x ~ U(-1, 1), untouched
+
+
+def test_a_class_with_one_row_is_named_instead_of_sklearns_message(tmp_path: Path) -> None:
+    # a count 0..5 meant as a quantity: auto takes it for 6 classes, and '5' occurs once
+    counts = [i % 5 for i in range(29)] + [5]
+    path = tmp_path / "visits.csv"
+    path.write_text("age,visits\n" + "".join(f"{20 + i},{c}\n" for i, c in enumerate(counts)))
+    data = read_csv(path, "visits")
+    with pytest.raises(DataError) as info:
+        split_indices(data, 0.2, 0.0, seed=0)
+    assert str(info.value) == (
+        "cannot split 'csv:visits.csv' into training and validation rows stratified by class: "
+        "class '5' has only 1 row (2 are needed); if 'visits' is a quantity rather than a "
+        "label, use --task regression, else add rows of that class"
+    )
+    assert read_csv(path, "visits", task="regression").task == "regression"
+
+
+def test_a_split_smaller_than_the_classes_gets_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "grades.csv"
+    path.write_text("x,grade\n" + "".join(f"{i},{i % 6}\n" for i in range(20)))
+    with pytest.raises(DataError) as info:
+        split_indices(read_csv(path, "grade"), 0.2, 0.0, seed=0)
+    assert str(info.value) == (
+        "cannot split 20 rows of 'csv:grades.csv' into validation 0.2 and test 0.0: every part "
+        "needs a row of each of its 6 classes; use more rows or other fractions; if 'grade' is "
+        "a quantity rather than a label, use --task regression"
+    )

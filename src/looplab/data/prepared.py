@@ -80,5 +80,6 @@ def load_prepared(config: Config) -> PreparedData:
         drop=config.drop,
         impute=config.impute,
         task=config.task,
+        sep=config.sep,
     )
     return prepare(data, config)

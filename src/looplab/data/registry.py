@@ -68,6 +68,7 @@ def load_dataset(
     drop: list[str] | None = None,
     impute: str = "drop",
     task: str = "auto",
+    sep: str | None = None,
 ) -> TaskData:
     """Load a built-in dataset by name, or a CSV file given as ``csv:PATH`` with a ``target``."""
     check_dataset(name, target, n, noise)
@@ -75,7 +76,7 @@ def load_dataset(
         from looplab.data.tabular import read_csv
 
         assert target is not None  # check_dataset asks for one
-        return read_csv(name[4:], target, drop=drop or [], impute=impute, task=task)
+        return read_csv(name[4:], target, drop=drop or [], impute=impute, task=task, sep=sep)
     info = DATASETS[name]
     loader = _LOADERS[name]
     if info.default_n is None:
