@@ -3,7 +3,7 @@
 Run: uv run python benchmarks/landscape_threads.py [--resolution 21] [--repeats 3]
 
 A landscape is thousands of tiny forward passes (the default job's MLP 2-16-16-1 on 800 rows,
-one per grid point). ``looplab.inspect.landscape`` evaluates grids inside ``one_thread()``; this
+one per grid point). ``looplab.inspect.landscape`` evaluates grids inside ``torch_threads(1)``; this
 script times the same grid of ``LossAt`` calls with ``torch.set_num_threads(1)`` and with the
 machine's default, alternately, and prints the best of each and the ratio.
 """

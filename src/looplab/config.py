@@ -82,7 +82,7 @@ class Config:
     patience: int = 0  # early stopping on validation loss; 0 turns it off
     seed: int = 0
     device: str = "auto"
-    threads: int = 0  # torch CPU threads for the process; 0 leaves torch's default
+    threads: int = 0  # torch CPU threads while training; 0: chosen for the model (run/threads.py)
     # diagnostics and safety
     monitor: bool = False
     tensorboard: bool = False
@@ -195,7 +195,8 @@ HELP: dict[str, str] = {
     "patience": "early stopping after this many epochs without a better validation loss (0: off)",
     "seed": "seed of data, initial weights and shuffling",
     "device": " | ".join(DEVICES),
-    "threads": "torch CPU threads (0: torch's default); small models often run fastest on 1",
+    "threads": "torch CPU threads while training (0: auto, one for small models, more for "
+    "large ones on idle cores)",
     "monitor": "record per-layer statistics (activations, gradients, weights)",
     "tensorboard": "write TensorBoard logs into the run directory",
     "checkpoint_every": "epochs between checkpoints (0: only at the end)",

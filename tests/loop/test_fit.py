@@ -149,15 +149,3 @@ def test_history_round_trips_through_csv(tmp_path: Path) -> None:
     again = History.from_csv(tmp_path / "h.csv")
     assert again.rows == history.rows
     assert history.to_dicts() == history.rows and history.to_dicts() is not history.rows
-
-
-def test_threads_sets_torchs_thread_count() -> None:
-    before = torch.get_num_threads()
-    try:
-        torch.set_num_threads(2)
-        run(Config(epochs=1, n=50, threads=1).validate())
-        assert torch.get_num_threads() == 1
-        run(Config(epochs=1, n=50).validate())  # 0: left as it is
-        assert torch.get_num_threads() == 1
-    finally:
-        torch.set_num_threads(before)

@@ -23,9 +23,9 @@ from looplab.config import Config
 from looplab.data.batches import make_batches
 from looplab.data.prepared import PreparedData
 from looplab.errors import ConfigError
-from looplab.inspect.landscape import one_thread
 from looplab.models.losses import TaskLoss
 from looplab.run.optimizers import build_optimizer
+from looplab.run.threads import torch_threads
 
 
 @dataclass
@@ -100,7 +100,7 @@ def lr_range_test(
         while True:
             yield from batches.epoch()
 
-    with one_thread():  # small steps: 2-5x faster without intra-op thread hand-offs
+    with torch_threads(1):  # small steps: 2-5x faster without intra-op thread hand-offs
         for step, (xb, yb) in zip(range(steps), forever(), strict=False):
             lr = start_lr * factor**step
             for group in optimizer.param_groups:

@@ -2,8 +2,8 @@
 optimizer and schedule, each chosen by name.
 
 Global side effects happen here and only here: :func:`seed_everything` seeds python's, numpy's
-and torch's global generators, and a ``threads`` setting sets torch's process-wide thread count
-(it stays set after the run; that is what a command-line run wants).
+and torch's global generators (they stay seeded). The thread count is chosen here
+(:mod:`looplab.run.threads`) but set only while the loop runs (``run.fit`` restores it).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from looplab.models.losses import TaskLoss
 from looplab.models.mlp import ModelSpec
 from looplab.run.optimizers import build_optimizer
 from looplab.run.schedules import LoopSchedule, build_scheduler
+from looplab.run.threads import auto_threads
 
 VAL_BATCH = 4096  # rows per validation batch: no gradients are kept, so large is cheap
 
@@ -43,6 +44,7 @@ class Built:
     train: BatchSource
     val: BatchSource | None
     device: torch.device
+    threads: int  # torch CPU threads while training: config.threads, or chosen when 0
 
 
 def model_spec(config: Config, data: PreparedData) -> ModelSpec:
@@ -72,8 +74,6 @@ def build(model: nn.Module, data: PreparedData, config: Config) -> Built:
     manual = config.engine == "manual"  # hand-written backward on numpy: CPU only
     device = pick_device("cpu" if manual and config.device == "auto" else config.device)
     generator = seed_everything(config.seed)
-    if config.threads:  # small models: a second thread often costs more than it gives
-        torch.set_num_threads(config.threads)
     model.to(device)
     forward, loss_fn = manual_engine(model, data.task) if manual else (model, TaskLoss(data.task))
     train = make_batches(
@@ -85,7 +85,10 @@ def build(model: nn.Module, data: PreparedData, config: Config) -> Built:
         val = make_batches(data.val, VAL_BATCH, shuffle=False, device=device)
     optimizer = build_optimizer(model.parameters(), config)
     scheduler = build_scheduler(optimizer, config, steps_per_epoch=len(train))
-    return Built(forward, loss_fn, optimizer, scheduler, train, val, device)
+    rows = len(data.train) if config.batch_size == "full" and isinstance(data.train, Split) else 0
+    batch_rows = rows or (config.batch_size if isinstance(config.batch_size, int) else 1)
+    threads = config.threads or auto_threads(model, batch_rows)
+    return Built(forward, loss_fn, optimizer, scheduler, train, val, device, threads)
 
 
 def check_fits_data(config: Config, data: PreparedData) -> None:

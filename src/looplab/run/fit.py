@@ -16,6 +16,7 @@ from looplab.loop.history import History
 from looplab.loop.snapshot import Snapshot
 from looplab.run.build import build
 from looplab.run.resume import check_config, load_payload
+from looplab.run.threads import torch_threads
 
 
 def fit(
@@ -35,16 +36,17 @@ def fit(
         snapshot = load_payload(resume)
         if "config" in snapshot:
             check_config(snapshot, config)
-    return loop.fit(
-        built.model,
-        built.train,
-        built.loss_fn,
-        built.optimizer,
-        epochs=config.epochs,
-        task=data.task,
-        val_batches=built.val,
-        scheduler=built.scheduler,
-        callbacks=callbacks,
-        patience=config.patience,
-        resume=snapshot,
-    )
+    with torch_threads(built.threads):
+        return loop.fit(
+            built.model,
+            built.train,
+            built.loss_fn,
+            built.optimizer,
+            epochs=config.epochs,
+            task=data.task,
+            val_batches=built.val,
+            scheduler=built.scheduler,
+            callbacks=callbacks,
+            patience=config.patience,
+            resume=snapshot,
+        )
