@@ -60,7 +60,7 @@ class OneBlasThread:
 @functools.cache
 def blas_libraries() -> list[Any]:
     """threadpoolctl's handles on the BLAS libraries numpy loaded (found once per process)."""
-    from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
+    from threadpoolctl import ThreadpoolController
 
     return [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
 
