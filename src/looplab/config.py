@@ -155,7 +155,7 @@ class Config:
         """Write the whole config as TOML."""
         path.write_text(tomli_w.dumps(self.to_dict()))
 
-    def replace(self, **changes: Any) -> Config:
+    def replace(self, **changes: object) -> Config:
         """A copy with some fields changed (values are coerced like flags)."""
         return from_dict({**self.to_dict(), **changes})
 
@@ -286,7 +286,7 @@ def coerce(name: str, value: Any) -> Any:
     return value
 
 
-def _to_int(value: Any) -> int:
+def _to_int(value: object) -> int:
     if isinstance(value, bool):
         raise ValueError
     if isinstance(value, int):
@@ -336,7 +336,7 @@ def load_toml(path: Path) -> dict[str, Any]:
     return flat
 
 
-def make_config(file: Path | None = None, **flags: Any) -> Config:
+def make_config(file: Path | None = None, **flags: object) -> Config:
     """Defaults, then the TOML ``file``, then ``flags`` (None means 'not given'); validated."""
     values: dict[str, Any] = load_toml(file) if file is not None else {}
     values.update({k: v for k, v in flags.items() if v is not None})

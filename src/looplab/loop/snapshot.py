@@ -26,7 +26,7 @@ Snapshot = dict[str, Any]
 
 
 def capture(
-    state: LoopState, finished: bool = False, extra: Mapping[str, Any] | None = None
+    state: LoopState, finished: bool = False, extra: Mapping[str, object] | None = None
 ) -> Snapshot:
     """Everything needed to continue ``state`` exactly, as tensors and plain values.
 
