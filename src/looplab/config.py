@@ -39,6 +39,20 @@ NORMS = ("none", "batch", "layer")
 IMPUTE = ("drop", "mean")
 DEVICES = ("auto", "cpu", "cuda")
 TASKS = ("auto", "regression", "binary", "multiclass")
+# The spellings ``--sep`` accepts, and the separator each means (" ": runs of spaces and tabs).
+SEPARATORS: dict[str, str] = {
+    ",": ",",
+    "comma": ",",
+    ";": ";",
+    "semicolon": ";",
+    "tab": "\t",
+    "\t": "\t",
+    "\\t": "\t",
+    "|": "|",
+    "pipe": "|",
+    "space": " ",
+    " ": " ",
+}
 ON_NAN = ("stop", "rollback")
 
 
@@ -107,14 +121,11 @@ class Config:
         _choice("norm", self.norm, NORMS)
         _choice("impute", self.impute, IMPUTE)
         _choice("task", self.task, TASKS)
-        if self.sep is not None:
-            from looplab.data.csv_file import SEPARATORS
-
-            if self.sep not in SEPARATORS:
-                raise ConfigError(
-                    f"unknown sep {self.sep!r}; choose one of: , ; tab space | "
-                    "(or leave it out to detect the separator)"
-                )
+        if self.sep is not None and self.sep not in SEPARATORS:
+            raise ConfigError(
+                f"unknown sep {self.sep!r}; choose one of: , ; tab space | "
+                "(or leave it out to detect the separator)"
+            )
         _choice("device", self.device, DEVICES)
         _choice("on_nan", self.on_nan, ON_NAN)
         if self.n is not None:
