@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 # As the looplab command does: cache bytecode even where PYTHONDONTWRITEBYTECODE is set, so
 # torch is not compiled from source in every test process.
@@ -32,6 +33,6 @@ if os.environ.get("CI"):
 
 
 @pytest.fixture
-def quick_config(tmp_path: object) -> Config:
+def quick_config(tmp_path: Path) -> Config:
     """The default job shrunk to run in well under a second, writing under tmp_path."""
     return Config(epochs=5, n=200, out=str(tmp_path)).validate()

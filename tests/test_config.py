@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,10 +56,10 @@ def test_coerce_parses_flag_text(name: str, text: object, value: object) -> None
     ],
 )
 def test_validation_names_the_field_and_the_allowed_values(
-    changes: dict[str, object], message: str
+    changes: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(ConfigError) as info:
-        Config(**changes).validate()  # type: ignore[arg-type]
+        Config(**changes).validate()
     assert message in str(info.value)
 
 
@@ -71,9 +72,9 @@ def test_validation_names_the_field_and_the_allowed_values(
     ],
 )
 def test_the_dataset_is_checked_with_the_config_before_any_data_is_read(
-    changes: dict[str, object], message: str
+    changes: dict[str, Any], message: str
 ) -> None:
-    config = Config(**changes)  # type: ignore[arg-type]
+    config = Config(**changes)
     config.validate()  # the config's own fields are fine; the data registry knows datasets
     with pytest.raises(LooplabError) as info:
         checked(config)

@@ -2,26 +2,78 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+import re
+import shutil
 import subprocess
 import sys
+from importlib import resources
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
 
 import looplab
 
 
-def test_readme_example() -> None:
-    from looplab import Config, ModelSpec, build_model, fit, load_prepared
-
-    config = Config(dataset="moons", hidden=[16, 16], optimizer="adam", lr=0.01, epochs=30)
-    data = load_prepared(config)
-    model = build_model(ModelSpec(data.n_features, data.n_outputs, (16, 16)), seed=config.seed)
-    history = fit(model, data, config)
-    assert history.last["val_accuracy"] > 0.9
-    assert len(history.to_dicts()) == 30
+def readme_python_examples() -> list[str]:
+    """The code blocks of the README's tour of the Python API."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    tour = readme.split("## A short tour of the Python API", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```python\n(.*?)```", tour, flags=re.DOTALL)
 
 
-def test_every_public_name_resolves() -> None:
+def test_the_readme_python_examples_run_and_train(capsys: pytest.CaptureFixture[str]) -> None:
+    one_call, kernel = readme_python_examples()
+    names: dict[str, Any] = {}
+    exec(one_call, names)
+    assert names["history"].last["val_accuracy"] > 0.9 and len(names["history"]) == 50
+    names = {}
+    exec(kernel, names)
+    assert names["history"].last["train_accuracy"] > 0.9 and len(names["history"]) == 30
+    printed = capsys.readouterr().out.splitlines()
+    assert float(printed[-1]) == names["history"].last["train_accuracy"]
+
+
+def import_every_module() -> list[str]:
+    """Import every module of the package, as a program using all of looplab would."""
+    names = [m.name for m in pkgutil.walk_packages(looplab.__path__, "looplab.")]
+    for name in names:
+        importlib.import_module(name)
+    return names
+
+
+def test_every_public_name_is_the_object_its_module_defines_even_after_all_imports() -> None:
+    """Once ``looplab.X`` is imported, ``looplab.X`` is that module unless nothing exports X:
+    ``from looplab import train`` once returned the ``looplab.train`` package this way."""
+    modules = import_every_module()
+    assert len(modules) > 50 and "looplab.loop.kernel" in modules and "looplab.cli.train" in modules
     for name in looplab.__all__:
-        assert getattr(looplab, name) is not None
+        exported = getattr(looplab, name)
+        defined = getattr(importlib.import_module(looplab._EXPORTS[name]), name)
+        assert exported is defined, name
+        assert not isinstance(exported, ModuleType), name
+        assert exported.__module__.startswith(looplab._EXPORTS[name]), name
+
+
+def test_a_public_name_that_is_also_a_submodule_refuses_to_import(tmp_path: Path) -> None:
+    """The package checks at import that no export is shadowed by a submodule of its name."""
+    package = tmp_path / "looplab"
+    package.mkdir()
+    shutil.copy(Path(looplab.__file__), package / "__init__.py")
+    (package / "train.py").write_text("")  # `train` is exported by looplab.pipeline
+    code = "import looplab"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 1
+    assert "ImportError: looplab exports ['train'], also names of its submodules" in out.stderr
+    (package / "train.py").unlink()
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path)  # and without it
+
+
+def test_the_package_says_it_is_typed() -> None:
+    assert resources.files("looplab").joinpath("py.typed").is_file()
 
 
 def test_cli_help_does_not_import_torch() -> None:
@@ -31,4 +83,4 @@ def test_cli_help_does_not_import_torch() -> None:
 
 
 def test_all_lists_exactly_the_exports() -> None:
-    assert sorted(looplab.__all__) == sorted(looplab._EXPORTS)
+    assert looplab.__all__ == list(looplab._EXPORTS)

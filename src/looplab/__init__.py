@@ -6,6 +6,7 @@ Public names are imported on first use (so ``looplab --help`` does not load torc
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -89,6 +90,14 @@ __all__ = [
     "sweep",
     "train",
 ]
+
+
+# Importing a submodule ``looplab.X`` sets the attribute ``X`` of this package, and
+# ``__getattr__`` is only asked for attributes that are missing: a public name that is also a
+# submodule's name would become that module once anything imported it. So there is none.
+_SHADOWED = sorted(_EXPORTS.keys() & {m.name for m in pkgutil.iter_modules(__path__)})
+if _SHADOWED:
+    raise ImportError(f"looplab exports {_SHADOWED}, also names of its submodules: rename one")
 
 
 def __getattr__(name: str) -> Any:

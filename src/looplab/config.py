@@ -39,6 +39,20 @@ NORMS = ("none", "batch", "layer")
 IMPUTE = ("drop", "mean")
 DEVICES = ("auto", "cpu", "cuda")
 TASKS = ("auto", "regression", "binary", "multiclass")
+# The spellings ``--sep`` accepts, and the separator each means (" ": runs of spaces and tabs).
+SEPARATORS: dict[str, str] = {
+    ",": ",",
+    "comma": ",",
+    ";": ";",
+    "semicolon": ";",
+    "tab": "\t",
+    "\t": "\t",
+    "\\t": "\t",
+    "|": "|",
+    "pipe": "|",
+    "space": " ",
+    " ": " ",
+}
 ON_NAN = ("stop", "rollback")
 
 
@@ -107,14 +121,11 @@ class Config:
         _choice("norm", self.norm, NORMS)
         _choice("impute", self.impute, IMPUTE)
         _choice("task", self.task, TASKS)
-        if self.sep is not None:
-            from looplab.data.csv_file import SEPARATORS
-
-            if self.sep not in SEPARATORS:
-                raise ConfigError(
-                    f"unknown sep {self.sep!r}; choose one of: , ; tab space | "
-                    "(or leave it out to detect the separator)"
-                )
+        if self.sep is not None and self.sep not in SEPARATORS:
+            raise ConfigError(
+                f"unknown sep {self.sep!r}; choose one of: , ; tab space | "
+                "(or leave it out to detect the separator)"
+            )
         _choice("device", self.device, DEVICES)
         _choice("on_nan", self.on_nan, ON_NAN)
         if self.n is not None:
@@ -155,7 +166,7 @@ class Config:
         """Write the whole config as TOML."""
         path.write_text(tomli_w.dumps(self.to_dict()))
 
-    def replace(self, **changes: Any) -> Config:
+    def replace(self, **changes: object) -> Config:
         """A copy with some fields changed (values are coerced like flags)."""
         return from_dict({**self.to_dict(), **changes})
 
@@ -286,7 +297,7 @@ def coerce(name: str, value: Any) -> Any:
     return value
 
 
-def _to_int(value: Any) -> int:
+def _to_int(value: object) -> int:
     if isinstance(value, bool):
         raise ValueError
     if isinstance(value, int):
@@ -336,7 +347,7 @@ def load_toml(path: Path) -> dict[str, Any]:
     return flat
 
 
-def make_config(file: Path | None = None, **flags: Any) -> Config:
+def make_config(file: Path | None = None, **flags: object) -> Config:
     """Defaults, then the TOML ``file``, then ``flags`` (None means 'not given'); validated."""
     values: dict[str, Any] = load_toml(file) if file is not None else {}
     values.update({k: v for k, v in flags.items() if v is not None})

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import re
+import time
+from pathlib import Path
 
 import pytest
 import torch
 
 from looplab.cli import run
 from looplab.data.prepared import load_prepared
+from looplab.data.split import Split
 from looplab.models.losses import TaskLoss
 from looplab.run.saved import load_run
 
 
-def test_landscape_of_a_run_writes_its_pictures_and_the_trained_loss(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_landscape_of_a_run_writes_its_pictures_and_the_trained_loss(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert (
         run(
             [
@@ -41,13 +46,17 @@ def test_landscape_of_a_run_writes_its_pictures_and_the_trained_loss(tmp_path, c
     saved = load_run(tmp_path / "r")
     assert saved.config is not None
     train_split = load_prepared(saved.config).train
+    assert isinstance(train_split, Split)
     with torch.no_grad():
-        expected = float(TaskLoss(saved.task)(saved.model(train_split.X), train_split.y))  # type: ignore[union-attr]
-    shown = float(re.search(r"loss at the trained weights: (\S+)", out).group(1))  # type: ignore[union-attr]
-    assert shown == pytest.approx(expected, rel=1e-3)
+        expected = float(TaskLoss(saved.task)(saved.model(train_split.X), train_split.y))
+    shown = re.search(r"loss at the trained weights: (\S+)", out)
+    assert shown is not None, out
+    assert float(shown.group(1)) == pytest.approx(expected, rel=1e-3)
 
 
-def test_linear_landscape_reports_the_optimum_and_each_path(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_linear_landscape_reports_the_optimum_and_each_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = run(
         [
             "landscape",
@@ -66,7 +75,7 @@ def test_linear_landscape_reports_the_optimum_and_each_path(tmp_path, capsys) ->
     assert (tmp_path / "landscape_linear.png").stat().st_size > 10_000
 
 
-def test_landscape_errors_are_one_line(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_landscape_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["landscape"]) == 2
     assert "give a run directory" in capsys.readouterr().err
     assert run(["landscape", str(tmp_path / "nope")]) == 2
@@ -75,11 +84,11 @@ def test_landscape_errors_are_one_line(tmp_path, capsys) -> None:  # type: ignor
     assert "use --dataset linear" in capsys.readouterr().err
 
 
-def test_the_grid_progress_bar_appears_only_for_slow_grids(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_the_grid_progress_bar_appears_only_for_slow_grids(monkeypatch: pytest.MonkeyPatch) -> None:
     from looplab.cli import landscape as module
 
     clock = [100.0]
-    monkeypatch.setattr(module.time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(time, "perf_counter", lambda: clock[0])  # what LazyProgress reads
     fast = module.LazyProgress("grid")
     fast(0, 41)
     clock[0] += 0.001  # a row in 1 ms: 41 rows take 0.04 s

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -34,9 +35,9 @@ class InterruptAt(Callback):
             raise Interrupted(signal.SIGINT)
 
 
-def quick(out: Path, name: str, **fields: object) -> Config:
-    values = {"epochs": 2, "n": 100, "device": "cpu", "out": str(out), "name": name}
-    return Config(**{**values, **fields}).validate()  # type: ignore[arg-type]
+def quick(out: Path, name: str, **fields: Any) -> Config:
+    values: dict[str, Any] = {"epochs": 2, "n": 100, "device": "cpu", "out": str(out), "name": name}
+    return Config(**{**values, **fields}).validate()
 
 
 @pytest.fixture

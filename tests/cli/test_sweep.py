@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import csv
+from pathlib import Path
+
+import pytest
 
 from looplab.cli import run
 
 
-def test_sweep_writes_tables_figures_and_a_self_contained_report(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_sweep_writes_tables_figures_and_a_self_contained_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = run(
         [
             "sweep",
@@ -47,7 +52,7 @@ def test_sweep_writes_tables_figures_and_a_self_contained_report(tmp_path, capsy
         assert (folder / png).stat().st_size > 10_000
 
 
-def test_sweep_errors_are_one_line(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_sweep_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["sweep", "--vary", "lr=0.1,x", "--out", str(tmp_path)]) == 2
     assert capsys.readouterr().err.strip() == "error: lr must be a number, got 'x'"
     assert run(["sweep", "--out", str(tmp_path)]) == 2
@@ -55,7 +60,9 @@ def test_sweep_errors_are_one_line(tmp_path, capsys) -> None:  # type: ignore[no
     assert not any(tmp_path.iterdir())  # nothing written for a sweep that could not start
 
 
-def test_save_runs_writes_each_run_directory_inside_the_sweep(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_save_runs_writes_each_run_directory_inside_the_sweep(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = run(
         [
             "sweep",

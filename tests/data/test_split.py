@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from looplab.config import Config
-from looplab.data import load_dataset, prepare, read_csv, split_indices
+from looplab.data import Split, load_dataset, prepare, read_csv, split_indices
 from looplab.errors import DataError
 
 
@@ -33,7 +33,7 @@ def test_standardization_uses_training_rows_only() -> None:
     data = load_dataset("wine")
     prepared = prepare(data, Config(dataset="wine", val_fraction=0.3, seed=0))
     train, val = prepared.train, prepared.val
-    assert val is not None
+    assert isinstance(train, Split) and isinstance(val, Split)
     assert train.X.mean(0).abs().max() < 1e-5
     assert train.X.std(0, unbiased=False).sub(1).abs().max() < 1e-4
     # validation rows are transformed with the training mean/std, so they are not exactly 0/1
@@ -50,6 +50,7 @@ def test_standardize_off_keeps_raw_features() -> None:
     pre = prepared.preprocessor
     assert pre is not None
     assert torch.equal(pre.transform(data.X), data.X)
+    assert isinstance(prepared.train, Split)
     assert prepared.train.X.abs().max() <= 1.0 + 1e-6  # x ~ U(-1, 1), untouched
 
 

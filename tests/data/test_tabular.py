@@ -9,6 +9,7 @@ import torch
 
 from looplab.config import Config
 from looplab.data import prepare, read_csv
+from looplab.data.split import Split
 from looplab.data.tabular import encode_features
 from looplab.errors import DataError
 
@@ -57,7 +58,7 @@ def test_impute_mean_uses_the_training_split_only(csv_file: Path) -> None:
     config = Config(val_fraction=0.0, standardize=False, seed=0)
     prepared = prepare(data, config)
     train = prepared.train
-    assert prepared.preprocessor is not None
+    assert isinstance(train, Split) and prepared.preprocessor is not None
     assert not torch.isnan(train.X).any()
     observed = data.X[:, 0][~torch.isnan(data.X[:, 0])]
     assert prepared.preprocessor.mean[0].item() == pytest.approx(observed.mean().item())

@@ -68,7 +68,9 @@ def test_csv_and_figure(result: Comparison, tmp_path: Path) -> None:
     fig = compare_figure(result)
     left, right = fig.axes
     assert left.get_xlabel().startswith("epoch") and right.get_xscale() == "log"
-    labels = [t.get_text() for t in left.get_legend().get_texts()]
+    legend = left.get_legend()
+    assert legend is not None
+    labels = [t.get_text() for t in legend.get_texts()]
     assert labels == [
         "batch 1 (160 updates/epoch)",
         "batch 16 (10 updates/epoch)",

@@ -11,6 +11,7 @@ import torch
 
 from looplab.config import Config
 from looplab.data.prepared import load_prepared
+from looplab.data.split import Split
 from looplab.errors import ConfigError
 from looplab.experiments.lr_find import lr_range_test, steepest_descent
 from looplab.inspect.landscape import linear_optimum
@@ -39,7 +40,8 @@ def test_suggestion_on_linear_regression_is_inside_the_stable_range() -> None:
         dataset="linear", model="linear", optimizer="sgd", batch_size="full", n=200
     ).validate()
     data = load_prepared(config)
-    X = data.train.X  # type: ignore[union-attr]
+    assert isinstance(data.train, Split)
+    X, y = data.train.X, data.train.y
     A = torch.cat([X, torch.ones_like(X)], dim=1).double()  # (n, 2): the design matrix [x, 1]
     hessian = 2 * A.T @ A / len(A)  # of the mean squared error in (w, b)
     stable = 2 / float(torch.linalg.eigvalsh(hessian).max())
@@ -50,10 +52,10 @@ def test_suggestion_on_linear_regression_is_inside_the_stable_range() -> None:
     assert 0.01 < result.suggestion < stable / 2
     # and the suggestion trains: 100 full-batch epochs reach the least-squares loss
     fit(model, data, config.replace(lr=result.suggestion, epochs=100))
-    w, b = linear_optimum(X[:, 0], data.train.y)  # type: ignore[union-attr]
+    w, b = linear_optimum(X[:, 0], y)
     with torch.no_grad():
-        final = float(((model(X)[:, 0] - data.train.y) ** 2).mean())  # type: ignore[union-attr]
-        best = float(((w * X[:, 0] + b - data.train.y) ** 2).mean())  # type: ignore[union-attr]
+        final = float(((model(X)[:, 0] - y) ** 2).mean())
+        best = float(((w * X[:, 0] + b - y) ** 2).mean())
     assert final == pytest.approx(best, rel=1e-3)
 
 

@@ -3,11 +3,15 @@ exact quadratic that a linear model's MSE is along any plane."""
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import pytest
 import torch
 from sklearn.linear_model import LinearRegression
+from torch import Tensor
 
 from looplab.config import Config
+from looplab.data.split import Split
 from looplab.inspect.landscape import (
     LossAt,
     filter_normalized_direction,
@@ -22,20 +26,28 @@ from looplab.inspect.landscape import (
 from looplab.models.losses import TaskLoss
 from looplab.models.mlp import ModelSpec, build_model
 from looplab.pipeline import train
-from looplab.watch.path import PathRecorder, flat_parameters
+from looplab.run.result import TrainResult
+from looplab.watch.path import PathRecorder, TrainingPath, flat_parameters
+
+
+class Trained(NamedTuple):
+    result: TrainResult
+    path: TrainingPath
+    X: Tensor  # (rows, 2) training inputs
+    y: Tensor  # (rows,) training labels
 
 
 @pytest.fixture(scope="module")
-def trained():  # type: ignore[no-untyped-def]
+def trained() -> Trained:
     """A small MLP trained on moons, with the path its run recorded."""
     config = Config(epochs=6, n=200, hidden=[8, 8]).validate()
     recorder = PathRecorder()
     result = train(config, callbacks=[recorder], write=False)
-    X, y = result.data.train.X, result.data.train.y  # type: ignore[union-attr]
-    return result, recorder.path, X, y
+    assert isinstance(result.data.train, Split)
+    return Trained(result, recorder.path, result.data.train.X, result.data.train.y)
 
 
-def test_slice_at_the_origin_is_the_trained_models_loss(trained) -> None:  # type: ignore[no-untyped-def]
+def test_slice_at_the_origin_is_the_trained_models_loss(trained: Trained) -> None:
     result, _, X, y = trained
     threads = torch.get_num_threads()
     s = loss_slice(result.model, X, y, "binary", resolution=5, span=0.5)
@@ -47,7 +59,7 @@ def test_slice_at_the_origin_is_the_trained_models_loss(trained) -> None:  # typ
     assert s.loss.min() <= expected + 1e-6 and s.loss.max() > expected * 1.05  # not flat
 
 
-def test_directions_rows_have_the_weights_row_norms(trained) -> None:  # type: ignore[no-untyped-def]
+def test_directions_rows_have_the_weights_row_norms(trained: Trained) -> None:
     model = trained[0].model
     d = filter_normalized_direction(model, torch.Generator().manual_seed(3))
     with_bias = filter_normalized_direction(model, torch.Generator().manual_seed(3), True)
@@ -72,7 +84,8 @@ def test_a_linear_models_mse_slice_is_the_exact_convex_quadratic() -> None:
     model = build_model(ModelSpec(3, 1), seed=1)
     s = loss_slice(model, X, y, "regression", resolution=9, span=2.0, seed=5)
     # the oracle: residual r and the directions' effect on the output, then the quadratic
-    W, b = model.fc1.weight.detach()[0], model.fc1.bias.detach()
+    fc1 = model.linear(1)
+    W, b = fc1.weight.detach()[0], fc1.bias.detach()
     r = X @ W + b - y
     u, v = X @ s.d1[:3], X @ s.d2[:3]  # the bias has no direction
     A, B = torch.meshgrid(s.alphas, s.betas, indexing="xy")
@@ -112,7 +125,8 @@ def test_descent_paths_start_together_and_full_batch_is_plain_gradient_descent()
     from looplab.data.prepared import load_prepared
 
     train_split = load_prepared(config).train
-    x, y = train_split.X[:, 0].double(), train_split.y.double()  # type: ignore[union-attr]
+    assert isinstance(train_split, Split)
+    x, y = train_split.X[:, 0].double(), train_split.y.double()
     w, b = -1.0, 2.0
     for step in range(1, 4):
         residual = w * x + b - y
@@ -136,7 +150,7 @@ def test_projection_and_pca_recover_a_path_drawn_in_a_known_plane() -> None:
     torch.testing.assert_close(rebuilt, points, atol=1e-4, rtol=0)
 
 
-def test_the_line_runs_from_the_initial_to_the_trained_loss(trained) -> None:  # type: ignore[no-untyped-def]
+def test_the_line_runs_from_the_initial_to_the_trained_loss(trained: Trained) -> None:
     result, path, X, y = trained
     land = network_landscape(result.model, X, y, "binary", path, resolution=5)
     loss_at = LossAt(result.model, X, y, "binary")

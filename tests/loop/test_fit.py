@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from torch.utils.data import TensorDataset
+from torch.utils.data import DataLoader, TensorDataset
 
+from looplab import loop
 from looplab.config import OPTIMIZERS, Config
-from looplab.data import PreparedData, load_prepared, make_batches
+from looplab.data import LoaderBatches, PreparedData, load_prepared, make_batches
 from looplab.loop import Callback, History, LoopState, StopTraining, evaluate
 from looplab.loop.history import Row
 from looplab.models import ModelSpec, TaskLoss, build_model
@@ -113,6 +114,70 @@ def test_callback_events_come_in_order_with_explicit_arguments() -> None:
         "epoch_end 2 rows 2",
         "fit_end",
     ]
+
+
+class Arguments(Callback):
+    """Checks each event's arguments against the documented ones as it is called."""
+
+    def __init__(self) -> None:
+        self.state: LoopState | None = None
+        self.calls: list[str] = []
+
+    def on_fit_start(self, state: LoopState) -> None:
+        self.state = state
+        assert state.epoch == state.batch == state.step == 0 and len(state.history) == 0
+        self.calls.append("on_fit_start")
+
+    def on_epoch_start(self, state: LoopState, epoch: int) -> None:
+        assert state is self.state and state.epoch == epoch - 1 and state.batch == 0
+        self.calls.append(f"on_epoch_start {epoch}")
+
+    def on_batch_end(self, state: LoopState, epoch: int, batch: int, loss: torch.Tensor) -> None:
+        assert state is self.state and state.batch == batch + 1  # batch: 0-based, just done
+        assert loss.ndim == 0 and loss.requires_grad  # this batch's mean loss, before the step
+        self.calls.append(f"on_batch_end {epoch}.{batch} step {state.step}")
+
+    def on_epoch_end(self, state: LoopState, epoch: int, row: Row) -> None:
+        assert state is self.state and state.epoch == epoch and state.batch == 0
+        assert row is state.history.rows[-1] and row["epoch"] == epoch and "val_loss" in row
+        self.calls.append(f"on_epoch_end {epoch}")
+
+    def on_fit_end(self, state: LoopState, history: History) -> None:
+        assert state is self.state and history is state.history
+        self.calls.append("on_fit_end")
+
+
+def test_the_kernel_calls_the_five_events_in_order_with_their_arguments() -> None:
+    """``looplab.loop.fit`` itself, on plain torch objects: 40 rows in batches of 20."""
+    g = torch.Generator().manual_seed(0)
+    X, y = torch.randn(50, 2, generator=g), torch.randint(0, 2, (50,), generator=g).float()
+    train = LoaderBatches(DataLoader(TensorDataset(X[:40], y[:40]), batch_size=20, shuffle=True))
+    val = LoaderBatches(TensorDataset(X[40:], y[40:]), batch_size=5, shuffle=False)
+    model = build_model(ModelSpec(2, 1, (4,)), seed=0)
+    events = Arguments()
+    history = loop.fit(
+        model,
+        train,
+        TaskLoss("binary"),
+        torch.optim.SGD(model.parameters(), 0.1),
+        epochs=2,
+        task="binary",
+        val_batches=val,
+        callbacks=[events],
+    )
+    assert events.calls == [
+        "on_fit_start",
+        "on_epoch_start 1",
+        "on_batch_end 1.0 step 1",
+        "on_batch_end 1.1 step 2",
+        "on_epoch_end 1",
+        "on_epoch_start 2",
+        "on_batch_end 2.0 step 3",
+        "on_batch_end 2.1 step 4",
+        "on_epoch_end 2",
+        "on_fit_end",
+    ]
+    assert events.state is not None and history is events.state.history and len(history) == 2
 
 
 def test_a_callback_stops_training_cleanly() -> None:

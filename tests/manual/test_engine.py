@@ -62,11 +62,11 @@ def test_fit_histories_agree_for_each_task(dataset: str, activation: str, optimi
         device="cpu",
     ).validate()
     data = load_prepared(config)
-    histories = [
+    manual, autograd = (
         fit(build_model(model_spec(config, data), seed=0), data, config.replace(engine=engine))
         for engine in ("manual", "autograd")
-    ]
-    assert_same_history(*histories)
+    )
+    assert_same_history(manual, autograd)
 
 
 def test_the_manual_model_is_the_mlp_for_optimizers_and_checkpoints() -> None:
@@ -88,9 +88,9 @@ def test_the_manual_model_is_the_mlp_for_optimizers_and_checkpoints() -> None:
     # an optimizer step moves the weights the engine reads (numpy views, shared memory)
     before = manual(x).clone()
     with torch.no_grad():
-        model.fc1.weight.add_(1.0)
+        model.linear(1).weight.add_(1.0)
     assert not torch.equal(manual(x), before)
-    model.fc1.weight.data = torch.zeros(4, 3)  # new memory under the same parameter
+    model.linear(1).weight.data = torch.zeros(4, 3)  # new memory under the same parameter
     np.testing.assert_allclose(manual(x).numpy(), model(x).detach().numpy(), rtol=1e-6)
     assert torch.equal(manual(x)[0], manual(x)[1])  # zero first layer: every row alike
 
@@ -124,16 +124,16 @@ def test_manual_engine_with_a_torch_optimizer_on_in_memory_float64_data() -> Non
     y = X[:, 0] - 2 * X[:, 1]
     data = PreparedData(train=Split(X, y), val=None, task="regression")
     config = Config(epochs=30, optimizer="adam", lr=0.02, batch_size=16, device="cpu")
-    histories = [
+    manual, autograd = (
         fit(
             build_model(ModelSpec(3, 1, (8,), "tanh"), seed=1).double(),
             data,
             config.replace(engine=engine),
         )
         for engine in ("manual", "autograd")
-    ]
-    assert histories[0].last["train_loss"] < 0.1 * histories[0][0]["train_loss"]
-    assert_same_history(*histories, tol=1e-9)
+    )
+    assert manual.last["train_loss"] < 0.1 * manual[0]["train_loss"]
+    assert_same_history(manual, autograd, tol=1e-9)
 
 
 def test_blas_runs_on_one_thread_inside_the_engine_and_is_restored_after(
@@ -150,7 +150,7 @@ def test_blas_runs_on_one_thread_inside_the_engine_and_is_restored_after(
     seen: list[int] = []
     original = layers.Linear.forward
 
-    def recording(self: layers.Linear, x: np.ndarray) -> np.ndarray:
+    def recording(self: layers.Linear, x: layers.Array) -> layers.Array:
         seen.append(libs[0].get_num_threads())
         return original(self, x)
 

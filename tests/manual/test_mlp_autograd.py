@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from torch import Tensor
 
 from looplab.manual.layers import ACTIVATIONS
 from looplab.manual.losses import LOSSES, CrossEntropyWithLogits
@@ -110,7 +113,7 @@ def test_bce_with_logits_is_finite_for_huge_logits() -> None:
 
 def test_each_activation_matches_its_torch_twin_and_derivative() -> None:
     x = torch.linspace(-4, 4, 41, dtype=torch.float64).reshape(41, 1)
-    twins = {
+    twins: dict[str, Callable[[Tensor], Tensor]] = {
         "relu": torch.relu,
         "tanh": torch.tanh,
         "sigmoid": torch.sigmoid,

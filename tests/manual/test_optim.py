@@ -7,6 +7,7 @@ import torch
 from torch import Tensor, nn
 
 from looplab.config import OPTIMIZERS, Config
+from looplab.loop.protocols import Optimizer
 from looplab.manual import optim as scratch
 from looplab.run.optimizers import build_optimizer, build_torch_optimizer
 
@@ -23,15 +24,15 @@ def _problem() -> tuple[nn.Module, Tensor, Tensor]:
 
 
 def _train(
-    model: nn.Module, optimizer: object, X: Tensor, y: Tensor, steps: range = range(STEPS)
+    model: nn.Module, optimizer: Optimizer, X: Tensor, y: Tensor, steps: range = range(STEPS)
 ) -> list[float]:
     losses = []
     for step in steps:
         rows = slice((step * 16) % 64, (step * 16) % 64 + 16)  # mini-batches: noisy gradients
         loss = nn.functional.mse_loss(model(X[rows]), y[rows])
-        optimizer.zero_grad()  # type: ignore[attr-defined]
+        optimizer.zero_grad()
         loss.backward()
-        optimizer.step()  # type: ignore[attr-defined]
+        optimizer.step()
         losses.append(loss.item())
     return losses
 

@@ -87,8 +87,9 @@ def test_init_model_is_seeded_and_default_keeps_the_built_weights() -> None:
     before = [p.detach().clone() for p in built.parameters()]
     init_model(built, "default", seed=5)
     assert all(torch.equal(a, b) for a, b in zip(before, built.parameters(), strict=True))
-    a, b, c = (init_model(net(), "xavier_normal", seed=s) for s in (1, 1, 2))
-    assert torch.equal(a[0].weight, b[0].weight) and not torch.equal(a[0].weight, c[0].weight)
+    # the first parameter is the first layer's weight
+    a, b, c = (next(init_model(net(), "xavier_normal", seed=s).parameters()) for s in (1, 1, 2))
+    assert torch.equal(a, b) and not torch.equal(a, c)
 
 
 def _hidden_weights(init: str, activation: str) -> torch.Tensor:
@@ -106,7 +107,7 @@ def _hidden_weights(init: str, activation: str) -> torch.Tensor:
     )
     result = train(config, write=False)
     assert result.history.last["train_loss"] < result.history.rows[0]["train_loss"]  # it trained
-    return result.model.fc1.weight.detach()  # (hidden, in): one row per hidden unit
+    return result.model.linear(1).weight.detach()  # (hidden, in): one row per hidden unit
 
 
 @pytest.mark.parametrize(("init", "activation"), [("zeros", "sigmoid"), ("constant", "relu")])
@@ -136,4 +137,4 @@ def test_zeros_with_relu_gets_no_gradient() -> None:
         val_fraction=0.0,
     )
     model = train(config, write=False).model
-    assert (model.fc1.weight == 0).all() and (model.fc2.weight == 0).all()
+    assert (model.linear(1).weight == 0).all() and (model.linear(2).weight == 0).all()

@@ -15,7 +15,8 @@ def test_layers_have_readable_names_and_shapes() -> None:
     names = [n for n, _ in model.named_children()]
     assert names == ["fc1", "act1", "drop1", "fc2", "act2", "drop2", "fc3"]
     assert isinstance(model.act1, nn.Tanh)
-    assert model.fc1.weight.shape == (10, 5)  # (out, in): one row per neuron
+    assert model.linear(1) is model.fc1 and model.linear(3) is model.fc3
+    assert model.linear(1).weight.shape == (10, 5)  # (out, in): one row per neuron
     assert model(torch.zeros(4, 5)).shape == (4, 3)  # (batch, outputs)
 
 

@@ -3,6 +3,8 @@ the gradient of a deep sigmoid MLP (read from the monitors)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
@@ -29,15 +31,16 @@ def test_norm_sits_between_each_hidden_linear_layer_and_its_activation(
     assert sum(p.numel() for p in model.norm1.parameters()) == 2 * 8  # scale and shift per unit
     model.eval()
     x = torch.randn(6, 3)
-    h = model.act1(model.norm1(model.fc1(x)))
-    expected = model.fc3(model.act2(model.norm2(model.fc2(h))))
+    layer = dict(model.named_children())
+    h = layer["act1"](layer["norm1"](layer["fc1"](x)))
+    expected = layer["fc3"](layer["act2"](layer["norm2"](layer["fc2"](h))))
     torch.testing.assert_close(model(x), expected)
 
 
 def test_batch_norm_normalizes_each_unit_over_the_batch_in_training_mode() -> None:
     model = MLP(ModelSpec(3, 1, (16,), "identity", norm="batch"))
     x = torch.randn(64, 3) * 5 + 2
-    h = model.norm1(model.fc1(x))  # (batch, 16)
+    h = model.get_submodule("norm1")(model.linear(1)(x))  # (batch, 16)
     torch.testing.assert_close(h.mean(0), torch.zeros(16), atol=1e-5, rtol=0)
     torch.testing.assert_close(h.var(0, unbiased=False), torch.ones(16), atol=1e-3, rtol=0)
 
@@ -46,10 +49,10 @@ def test_residual_adds_the_input_back_around_equal_width_layers_only() -> None:
     model = MLP(ModelSpec(2, 1, (16, 16, 8), "tanh", residual=True))
     assert model.skips == {1}  # 2->16 and 16->8 change width: no skip there
     x = torch.randn(5, 2)
-    h1 = torch.tanh(model.fc1(x))
-    h2 = h1 + torch.tanh(model.fc2(h1))  # the skip block
-    h3 = torch.tanh(model.fc3(h2))
-    torch.testing.assert_close(model(x), model.fc4(h3))
+    h1 = torch.tanh(model.linear(1)(x))
+    h2 = h1 + torch.tanh(model.linear(2)(h1))  # the skip block
+    h3 = torch.tanh(model.linear(3)(h2))
+    torch.testing.assert_close(model(x), model.linear(4)(h3))
     plain = MLP(ModelSpec(2, 1, (16, 16, 8), "tanh"))
     plain.load_state_dict(model.state_dict())  # same names, same weights
     assert not torch.allclose(plain(x), model(x))
@@ -107,12 +110,10 @@ def test_deep_sigmoid_gradient_vanishes_without_norm_and_skips_but_not_with_them
     assert not any(m.startswith(VANISHING) for m in fixed_messages)
 
 
-def test_cli_run_with_norm_and_residual_names_them_in_the_report(tmp_path: object) -> None:
-    from pathlib import Path
-
+def test_cli_run_with_norm_and_residual_names_them_in_the_report(tmp_path: Path) -> None:
     from looplab.cli import run
 
-    out = Path(str(tmp_path))
+    out = tmp_path
     args = [
         "train",
         "--n",

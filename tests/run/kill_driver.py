@@ -20,6 +20,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import matplotlib.pyplot  # noqa: F401 - imported once here, not in every child
 import torch
@@ -30,7 +31,14 @@ import looplab.loop.kernel as loop_module
 import looplab.pipeline
 import looplab.report.html
 import looplab.watch.checkpointer as checkpointer_module
+from looplab.files import write_atomic
 from looplab.watch.checkpoint import CHECKPOINT_DIR, list_checkpoints
+
+if TYPE_CHECKING:
+    from _typeshed import FileDescriptorLike
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 ARGS = [
     "train", "--dataset", "moons", "--n", "300", "--epochs", "20", "--batch-size", "16",
@@ -53,11 +61,11 @@ def suicide() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def on_call(n: int, before: Callable[..., object]) -> Callable[..., object]:
+def on_call(n: int, before: Callable[P, R]) -> Callable[P, R]:
     """Wrap ``before`` (a function) so that its n-th call kills the process instead."""
     calls = {"k": 0}
 
-    def wrapped(*args: object, **kwargs: object) -> object:
+    def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
         calls["k"] += 1
         if calls["k"] == n:
             suicide()
@@ -66,9 +74,20 @@ def on_call(n: int, before: Callable[..., object]) -> Callable[..., object]:
     return wrapped
 
 
+def replace(owner: object, name: str, value: object) -> None:
+    """Put ``value`` in place of ``owner.name``: a function is patched where it is looked up
+    (the module that imported it, or the class), not where it is defined."""
+    setattr(owner, name, value)
+
+
+def die_on_call(n: int, owner: object, name: str) -> None:
+    """The n-th call of ``owner.name`` kills the process instead."""
+    replace(owner, name, on_call(n, getattr(owner, name)))
+
+
 def half_write_then_die(n: int) -> Callable[[Path, bytes], None]:
     """A checkpoint write that dies on its n-th call after writing half the temporary file."""
-    real = checkpointer_module.write_atomic
+    real = write_atomic
     calls = {"k": 0}
 
     def write(path: Path, data: bytes) -> None:
@@ -87,20 +106,18 @@ def half_write_then_die(n: int) -> Callable[[Path, bytes], None]:
 def hook(kind: str, n: int) -> None:
     """Arrange (in the child) to die at a chosen moment."""
     if kind == "checkpoint-write":  # temporary file half written
-        checkpointer_module.write_atomic = half_write_then_die(n)  # type: ignore[assignment]
+        replace(checkpointer_module, "write_atomic", half_write_then_die(n))
     elif kind == "checkpoint-rename":  # file complete, not yet renamed
-        real_replace = os.replace
-        os.replace = on_call(n, real_replace)  # type: ignore[assignment]
+        os.replace = on_call(n, os.replace)
     elif kind == "rotation":  # new checkpoint renamed, old ones not yet removed
-        checkpointer_module.rotate = on_call(n, checkpointer_module.rotate)  # type: ignore[assignment]
+        die_on_call(n, checkpointer_module, "rotate")
     elif kind == "validation":
-        loop_module.evaluate = on_call(n, loop_module.evaluate)  # type: ignore[assignment]
+        die_on_call(n, loop_module, "evaluate")
     elif kind == "step":  # after backward, before the optimizer step
-        real_step = torch.optim.Adam.step
-        torch.optim.Adam.step = on_call(n, real_step)  # type: ignore[method-assign]
+        die_on_call(n, torch.optim.Adam, "step")
     elif kind == "report":  # final checkpoint written, report not yet
         html = looplab.report.html  # the pipeline imports write_report when it needs it
-        html.write_report = on_call(1, html.write_report)  # type: ignore[assignment]
+        html.write_report = on_call(1, html.write_report)
 
 
 def spawn(args: list[str], log: Path, kind: str | None = None, n: int = 0) -> int:
@@ -193,7 +210,10 @@ def signals(work: Path) -> dict[str, object]:
             if kind:
                 real_fsync = os.fsync
 
-                def slow_fsync(fd: int, real_fsync: Callable[[int], None] = real_fsync) -> None:
+                def slow_fsync(
+                    fd: FileDescriptorLike,
+                    real_fsync: Callable[[FileDescriptorLike], None] = real_fsync,
+                ) -> None:
                     if (work / "armed").exists():  # after the first signal: dawdle mid-write
                         (work / "writing").touch()
                         time.sleep(0.3)  # the second Ctrl-C lands in here

@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -75,9 +76,9 @@ def test_resume_from_every_checkpoint_is_bitwise_exact(tmp_path: Path) -> None:
     ids=["manual-engine", "scratch-adamw-warmup", "rmsprop-plateau-batchnorm", "one-cycle"],
 )
 def test_exact_resume_with_every_engine_optimizer_and_schedule(
-    tmp_path: Path, fields: dict[str, object]
+    tmp_path: Path, fields: dict[str, Any]
 ) -> None:
-    config = Config(epochs=3, n=120, batch_size=10, device="cpu", **fields)  # type: ignore[arg-type]
+    config = Config(epochs=3, n=120, batch_size=10, device="cpu", **fields)
     config.validate()
     # mid-epoch checkpoints: optimizer and schedule state matter
     check_exact_resume(config, load_prepared(config), tmp_path, every_steps=7, pick=slice(1, 4))

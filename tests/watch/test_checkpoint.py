@@ -42,24 +42,22 @@ def test_write_then_read_round_trips(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == [path]  # no temporary file left
 
 
-def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Path) -> None:
+def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "ckpt-e0001-b000000.pt"
     write_atomic(path, encode(small_payload(1.0)))
 
     class Boom(Exception):
         pass
 
-    real_fsync = os.fsync
-
     def failing_fsync(fd: int) -> None:
         raise Boom
 
-    os.fsync = failing_fsync  # type: ignore[assignment]
-    try:
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "fsync", failing_fsync)
         with pytest.raises(Boom):
             write_atomic(path, encode(small_payload(2.0)))
-    finally:
-        os.fsync = real_fsync
     assert torch.equal(read_checkpoint(path)["w"], torch.full((3, 2), 1.0))
     assert [p.name for p in tmp_path.iterdir()] == [path.name]
 

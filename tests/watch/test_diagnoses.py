@@ -100,9 +100,11 @@ def test_first_nonfinite_layer_names_the_first_layer_in_forward_order() -> None:
     model = build_model(ModelSpec(2, 1, (4, 4), "relu"), seed=0)
     model(torch.randn(3, 2)).sum().backward()
     assert first_nonfinite_layer(model) is None
-    model.fc3.weight.grad[0, 0] = math.inf  # type: ignore[index]
+    fc2_bias, fc3_weight = model.linear(2).bias.grad, model.linear(3).weight.grad
+    assert fc2_bias is not None and fc3_weight is not None
+    fc3_weight[0, 0] = math.inf
     assert first_nonfinite_layer(model) == "fc3"
-    model.fc2.bias.grad[1] = math.nan  # type: ignore[index]
+    fc2_bias[1] = math.nan
     assert first_nonfinite_layer(model) == "fc2"
 
 
@@ -130,7 +132,7 @@ def test_dead_relus_from_a_large_negative_bias() -> None:
     data = _regression()
     model = build_model(ModelSpec(2, 1, (10,), "relu"), seed=0)
     with torch.no_grad():
-        model.fc1.bias[:7] = -50.0
+        model.linear(1).bias[:7] = -50.0
     monitor = LayerMonitor()
     history = fit(
         model,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -23,8 +24,8 @@ from looplab.watch.checkpointer import Checkpointer
 from looplab.watch.guard import Diverged, DivergenceGuard
 
 
-def setup(**fields: object) -> tuple[Config, PreparedData, MLP]:
-    config = Config(n=100, batch_size=20, device="cpu", **fields).validate()  # type: ignore[arg-type]
+def setup(**fields: Any) -> tuple[Config, PreparedData, MLP]:
+    config = Config(n=100, batch_size=20, device="cpu", **fields).validate()
     data = load_prepared(config)
     return config, data, build_model(model_spec(config, data), seed=0)
 
@@ -48,7 +49,8 @@ class PoisonGradient(Callback):
         def hook(grad: Tensor) -> Tensor:
             return grad * float("nan") if state.step + 1 >= self.at else grad
 
-        state.model.fc2.weight.register_hook(hook)
+        assert isinstance(state.model, MLP)
+        state.model.linear(2).weight.register_hook(hook)
 
 
 def test_nonfinite_gradient_stops_naming_the_step_and_the_first_layer() -> None:
@@ -121,7 +123,8 @@ class PoisonOnce(Callback):
     def on_batch_end(self, state: LoopState, epoch: int, batch: int, loss: Tensor) -> None:
         if state.step == self.at and not self.fired:
             self.fired = True
-            grad = state.model.fc1.weight.grad
+            assert isinstance(state.model, MLP)
+            grad = state.model.linear(1).weight.grad
             assert grad is not None
             grad.fill_(float("nan"))
 

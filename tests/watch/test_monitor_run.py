@@ -95,7 +95,8 @@ def test_monitor_figures_label_their_axes_and_draw_one_line_per_layer(tmp_path: 
     left, right = fig.axes
     assert len(left.get_lines()) == 4  # fc1..fc4
     assert left.get_xlabel() == "epoch" and "gradient norm" in left.get_ylabel()
-    np.testing.assert_allclose(left.get_lines()[0].get_ydata(), history.column("grad_norm/fc1"))
+    drawn = np.asarray(left.get_lines()[0].get_ydata(), dtype=float)
+    np.testing.assert_allclose(drawn, history.column("grad_norm/fc1"))
     assert right.get_yscale() == "log" and len(right.get_lines()) == 3  # epochs 1, 2, 3
     stats = layer_stats(history, "moons")
     assert [ax.get_ylabel() for ax in stats.axes][:2] == [
@@ -105,7 +106,9 @@ def test_monitor_figures_label_their_axes_and_draw_one_line_per_layer(tmp_path: 
     hist = activation_histograms(load_samples(run_dir / ACTIVATIONS_FILE), "moons")
     visible = [ax for ax in hist.axes if ax.get_visible()]
     assert [ax.get_title().split()[0] for ax in visible] == ["act1", "act2", "act3"]
-    assert "exactly 0)" in visible[0].get_legend().get_texts()[0].get_text()  # ReLU zeros
+    legend = visible[0].get_legend()
+    assert legend is not None
+    assert "exactly 0)" in legend.get_texts()[0].get_text()  # ReLU zeros
     assert all(ax.get_xlabel() == "activation value" for ax in visible)
     with pytest.raises(ValueError, match="--monitor"):
         gradient_flow(History([{"epoch": 1.0, "train_loss": 0.5}]), "no monitor")

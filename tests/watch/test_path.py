@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
 from looplab.config import Config
@@ -9,7 +11,9 @@ from looplab.pipeline import train
 from looplab.watch.path import PathRecorder, TrainingPath, flat_parameters
 
 
-def test_epoch_snapshots_start_at_the_initial_weights_and_end_at_the_final_ones(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_epoch_snapshots_start_at_the_initial_weights_and_end_at_the_final_ones(
+    tmp_path: Path,
+) -> None:
     config = Config(epochs=4, n=100, hidden=[4]).validate()
     recorder, steps = PathRecorder(), PathRecorder(every="step")
     result = train(config, callbacks=[recorder, steps], write=False)
@@ -33,7 +37,7 @@ def test_a_path_over_its_byte_budget_keeps_every_kth_epoch_and_the_last() -> Non
     assert recorder.path.epochs == [0, 3, 6, 9, 10]
 
 
-def test_a_written_run_saves_its_path(quick_config) -> None:  # type: ignore[no-untyped-def]
+def test_a_written_run_saves_its_path(quick_config: Config) -> None:
     result = train(quick_config)
     assert result.run_dir is not None
     path = TrainingPath.load(result.run_dir / "path.pt")

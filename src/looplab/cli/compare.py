@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -20,7 +20,7 @@ def compare(
     ] = "1,8,32,full",
     seeds: Annotated[int, typer.Option(help="runs per batch size, seeds seed, seed+1, ...")] = 3,
     config_file: Path | None = None,
-    overrides: dict[str, Any] | None = None,
+    overrides: dict[str, object] | None = None,
 ) -> None:
     """Train the same model from the same weights with each batch size; plot loss per epoch and
     per update, tabulate updates, time, final loss and noise. Defaults: SGD, lr 0.05, 20 epochs,

@@ -8,7 +8,6 @@ step), and prints the suggested learning rate.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import typer
 
@@ -29,7 +28,7 @@ def lr_find(
     end_lr: float = END_LR,
     steps: int = STEPS,
     config_file: Path | None = None,
-    overrides: dict[str, Any] | None = None,
+    overrides: dict[str, object] | None = None,
 ) -> None:
     """Find a learning rate: train a copy of the model while the rate grows, watch the loss."""
     import csv
@@ -59,7 +58,7 @@ def lr_find(
     if progress.progress is not None:
         progress.progress.stop()
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    out = create_run_dir(config.out, name or f"lr-find-{data.name}-{stamp}", config)
+    out = create_run_dir(config.out, str(name or f"lr-find-{data.name}-{stamp}"), config)
     what = f"MLP {'-'.join(map(str, config.hidden))}" if config.model == "mlp" else "linear model"
     title = f"LR range test — {data.name}: {what}, {config.optimizer}, batch {config.batch_size}"
     save(lr_find_plot(result, title), str(out / "lr_find.png"))

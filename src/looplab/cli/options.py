@@ -12,7 +12,6 @@ import inspect
 from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
 
 import typer
 
@@ -21,7 +20,7 @@ from looplab.config import HELP, Config, make_config
 _METAVARS = {"int": "INT", "float": "FLOAT", "list[int]": "W,W,...", "list[str]": "A,B,..."}
 
 
-def _option(name: str, kind: str) -> tuple[Any, Any]:
+def _option(name: str, kind: str) -> tuple[object, object]:
     flag = "--" + name.replace("_", "-")
     if kind == "bool":
         return bool | None, typer.Option(None, f"{flag}/--no-{flag[2:]}", help=HELP.get(name, ""))
@@ -31,7 +30,7 @@ def _option(name: str, kind: str) -> tuple[Any, Any]:
     return str | None, typer.Option(None, flag, help=HELP.get(name, ""), metavar=metavar)
 
 
-def config_options(func: Callable[..., Any]) -> Callable[..., Any]:
+def config_options(func: Callable[..., object]) -> Callable[..., object]:
     """Add one flag per config field (plus ``--config FILE``) to a typer command.
 
     The command receives ``config_file`` and ``overrides`` (the flags that were given).
@@ -42,7 +41,7 @@ def config_options(func: Callable[..., Any]) -> Callable[..., Any]:
         if p.name not in ("overrides", "config_file")
     ]
     params = list(own)
-    annotations: dict[str, Any] = {p.name: p.annotation for p in own}
+    annotations: dict[str, object] = {p.name: p.annotation for p in own}
     params.append(
         inspect.Parameter(
             "config_file",
@@ -65,7 +64,7 @@ def config_options(func: Callable[..., Any]) -> Callable[..., Any]:
         annotations[f.name] = annotation
 
     @functools.wraps(func)
-    def wrapper(**kwargs: Any) -> Any:
+    def wrapper(**kwargs: object) -> object:
         overrides = {n: kwargs.pop(n) for n in names if kwargs.get(n) is not None}
         for n in names:
             kwargs.pop(n, None)
@@ -76,7 +75,7 @@ def config_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def load_config(file: Path | None = None, **flags: Any) -> Config:
+def load_config(file: Path | None = None, **flags: object) -> Config:
     """Defaults, then the TOML ``file``, then the flags; every field and the dataset checked
     before the command does anything."""
     from looplab.run.build import checked

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from looplab.cli import app
 from looplab.cli.options import config_options
@@ -12,7 +11,7 @@ from looplab.cli.output import console, err_console, fmt
 
 @app.command()
 @config_options
-def regularize(config_file: Path | None = None, overrides: dict[str, Any] | None = None) -> None:
+def regularize(config_file: Path | None = None, overrides: dict[str, object] | None = None) -> None:
     """Train a large MLP on a few noisy moons without and with each remedy (weight decay,
     dropout, early stopping, batch/layer norm, residual) and print the train/validation gap."""
     from rich.progress import Progress

@@ -10,7 +10,6 @@ fields (``--vary "hidden=16;16,16;16,16,16"``), whose values are comma lists the
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import typer
 
@@ -42,7 +41,7 @@ def sweep(
     target_metric: float = TARGET,
     save_runs: bool = SAVE_RUNS,
     config_file: Path | None = None,
-    overrides: dict[str, Any] | None = None,
+    overrides: dict[str, object] | None = None,
 ) -> None:
     """Train one config with one or two fields varied, over seeds; compare curves and results."""
     import time
@@ -69,7 +68,7 @@ def sweep(
     base = load_config(config_file, **overrides)
     axes = [parse_vary(text) for text in vary]
     points = sweep_points(base, axes, seeds)
-    out = create_run_dir(base.out, name or f"sweep-{time.strftime('%Y%m%d-%H%M%S')}", base)
+    out = create_run_dir(base.out, str(name or f"sweep-{time.strftime('%Y%m%d-%H%M%S')}"), base)
     title = sweep_title(base, axes, seeds)
     err_console.print(f"{title}: {len(points)} runs, {jobs} at a time")
     progress = Progress(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import typer
 
@@ -22,7 +21,7 @@ def train(
         help="continue this interrupted run exactly where it stopped (flags may add epochs)",
     ),
     config_file: Path | None = None,
-    overrides: dict[str, Any] | None = None,
+    overrides: dict[str, object] | None = None,
 ) -> None:
     """Train a model (default: an MLP on moons) and write runs/<name>/ with its report."""
     import shlex

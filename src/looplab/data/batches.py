@@ -81,37 +81,41 @@ class Batches:
 class LoaderBatches:
     """Batches from a torch ``Dataset`` or ``DataLoader``, with the same interface as Batches.
 
+    A ``DataLoader`` is used as it is (its batch size, sampler and workers); a ``Dataset`` is
+    wrapped in one with ``batch_size``, ``shuffle``, ``drop_last`` and ``generator``.
+
     Resuming mid-epoch replays the skipped batches (a streaming loader cannot seek). A loader
-    shuffles with its own ``generator`` when it has one, else with torch's global generator,
-    which it draws from when an epoch's iterator is made (the sampler's seed, and the workers'
-    base seed): so the global state at the start of each epoch is kept too, and a resumed epoch
-    makes its iterator from that state before going on with the interrupted run's state.
+    draws from its own generators (the loader's ``generator``, its sampler's) when it has them,
+    else from torch's global generator, when an epoch's iterator is made (the workers' base
+    seed) and at its first batch (the sampler's seed). So the state dict keeps each of the
+    loader's generators, and the global state at the start of each epoch: a resumed epoch makes
+    its iterator and passes the skipped batches from those states, then goes on from the global
+    state the interrupted run had reached.
     """
 
     def __init__(
         self,
         source: TorchDataset[Any] | DataLoader[Any],
-        batch_size: int,
+        batch_size: int | None = None,
         *,
         shuffle: bool = True,
         drop_last: bool = False,
         generator: torch.Generator | None = None,
     ) -> None:
-        self.generator = generator if generator is not None else torch.Generator()
         if isinstance(source, DataLoader):
             self.loader: DataLoader[Any] = source
-            own = source.generator or getattr(source.sampler, "generator", None)
-            if own is not None:  # the user's loader shuffles with its own generator
-                self.generator = own
+        elif batch_size is None:
+            raise TypeError("LoaderBatches needs a batch_size for a Dataset (a DataLoader has one)")
         else:
             self.loader = DataLoader(
                 source,
                 batch_size=batch_size,
                 shuffle=shuffle,
                 drop_last=drop_last,
-                generator=self.generator,
+                generator=generator if generator is not None else torch.Generator(),
             )
-        self.epoch_state: Tensor = self.generator.get_state()
+        self.generators = loader_generators(self.loader)
+        self.epoch_states: list[Tensor] = [g.get_state() for g in self.generators]
         self.global_epoch_state: Tensor = torch.get_rng_state()
         self._replay_from: Tensor | None = None  # global state to make a resumed epoch's iterator
 
@@ -119,7 +123,7 @@ class LoaderBatches:
         return len(self.loader)
 
     def epoch(self, skip: int = 0) -> Iterator[tuple[Tensor, Tensor]]:
-        self.epoch_state = self.generator.get_state()
+        self.epoch_states = [g.get_state() for g in self.generators]
         replay, self._replay_from = self._replay_from, None
         if replay is None:
             self.global_epoch_state = torch.get_rng_state()
@@ -137,15 +141,46 @@ class LoaderBatches:
         yield from batches
 
     def state_dict(self) -> dict[str, Any]:
+        """The loader's generators now and before this epoch, and the global state then."""
         return {
-            "shuffle": self.generator.get_state(),
-            "shuffle_epoch": self.epoch_state,
+            "shuffle": [g.get_state() for g in self.generators],
+            "shuffle_epoch": self.epoch_states,
             "global_epoch": self.global_epoch_state,
         }
 
     def load_state_dict(self, state: dict[str, Any], mid_epoch: bool) -> None:
-        self.generator.set_state(state["shuffle_epoch"] if mid_epoch else state["shuffle"])
+        """Mid-epoch, rewind to before this epoch's iterator was made; it is made again."""
+        loader = self.loader
+        if loader.num_workers > 0 and loader.persistent_workers:
+            raise ConfigError(
+                "a DataLoader with persistent_workers cannot resume exactly (its workers' random "
+                "state is not saved): make it with persistent_workers=False"
+            )
+        saved = state["shuffle_epoch"] if mid_epoch else state["shuffle"]
+        saved = saved if isinstance(saved, list) else [saved]  # older checkpoints kept one
+        if len(saved) != len(self.generators):
+            raise ConfigError(
+                f"the checkpoint's DataLoader drew from {len(saved)} generator(s), this one from "
+                f"{len(self.generators)}: resume with a DataLoader made as the interrupted one was"
+            )
+        for generator, generator_state in zip(self.generators, saved, strict=True):
+            generator.set_state(generator_state)
         self._replay_from = state.get("global_epoch") if mid_epoch else None
+
+
+def loader_generators(loader: DataLoader[Any]) -> list[torch.Generator]:
+    """The generators a loader draws from besides torch's global one, each once: its own (the
+    workers' base seed), its sampler's, and the sampler's inside a user's batch sampler."""
+    candidates = [
+        loader.generator,
+        getattr(loader.sampler, "generator", None),
+        getattr(getattr(loader.batch_sampler, "sampler", None), "generator", None),
+    ]
+    found: list[torch.Generator] = []
+    for g in candidates:
+        if isinstance(g, torch.Generator) and all(g is not f for f in found):
+            found.append(g)
+    return found
 
 
 def make_batches(

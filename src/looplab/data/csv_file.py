@@ -20,22 +20,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from looplab.config import SEPARATORS
 from looplab.errors import DataError
 
-# The spellings ``--sep`` accepts, and the separator each means (" ": runs of spaces and tabs).
-SEPARATORS: dict[str, str] = {
-    ",": ",",
-    "comma": ",",
-    ";": ";",
-    "semicolon": ";",
-    "tab": "\t",
-    "\t": "\t",
-    "\\t": "\t",
-    "|": "|",
-    "pipe": "|",
-    "space": " ",
-    " ": " ",
-}
 _FLAG = {",": "','", ";": "';'", "\t": "tab", "|": "'|'", " ": "space"}  # how to type --sep
 _DELIMITERS = (",", "\t", ";", "|")  # tried in this order; whitespace runs only if none fits
 _SAMPLE_CHARS = 65_536

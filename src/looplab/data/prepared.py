@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from torch.utils.data import DataLoader
 from torch.utils.data import Dataset as TorchDataset
 
@@ -50,7 +51,7 @@ def prepare(data: TaskData, config: Config) -> PreparedData:
     )
     pre = Preprocessor.fit(data.X[train_idx], standardize=config.standardize)
 
-    def part(idx: Any) -> Split | None:
+    def part(idx: np.ndarray) -> Split | None:
         return Split(pre.transform(data.X[idx]), data.y[idx]) if len(idx) else None
 
     train = part(train_idx)

@@ -47,8 +47,7 @@ def sine_model(width: int, seed: int, init: str = "randn") -> MLP:
     model = build_model(ModelSpec(1, 1, (width,), "relu"), seed=seed)
     if init == "default":
         return model
-    fc1, fc2 = model.get_submodule("fc1"), model.get_submodule("fc2")
-    assert isinstance(fc1, nn.Linear) and isinstance(fc2, nn.Linear)
+    fc1, fc2 = model.linear(1), model.linear(2)
     with torch.no_grad(), torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         for layer in (fc1, fc2):

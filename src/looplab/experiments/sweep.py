@@ -20,7 +20,6 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import torch
 
@@ -37,7 +36,7 @@ class Axis:
     """One varied field: its name, the parsed values and how each is written."""
 
     name: str
-    values: tuple[Any, ...]
+    values: tuple[object, ...]  # coerced like flags
     texts: tuple[str, ...]
 
 

@@ -8,8 +8,6 @@ $R^2 = 1 - \mathrm{SSE}/\mathrm{SST}$ is computed from running sums, so it equal
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import torch
 from torch import Tensor, nn
@@ -35,7 +33,8 @@ class RunningMetrics:
         self.sums: dict[str, Tensor | float] = {}
         self.losses: list[Tensor] = []  # each batch's mean loss, not yet summed
         self.sizes: list[int] = []  # each batch's size, the loss's weight
-        self.corrects: list[Any] = []  # each batch's correct count: int (CPU) or tensor
+        self.counted: list[int] = []  # each batch's correct count, counted on the CPU
+        self.on_device: list[Tensor] = []  # or kept on its device (no sync per batch)
 
     def update(self, loss: Tensor, logits: Tensor, y: Tensor) -> None:
         """Add one batch: ``loss`` is its mean loss, ``logits`` (batch, out), ``y`` (batch,)."""
@@ -54,9 +53,9 @@ class RunningMetrics:
         elif logits.device.type == "cpu":  # numpy: one call instead of three tensor operations
             z, labels = logits.numpy(), y.numpy()
             predicted = z.argmax(axis=1) if self.task == "multiclass" else z[:, 0] > 0
-            self.corrects.append(int(np.count_nonzero(predicted == labels)))
+            self.counted.append(int(np.count_nonzero(predicted == labels)))
         else:
-            self.corrects.append((predict_labels(logits, self.task) == y).sum())
+            self.on_device.append((predict_labels(logits, self.task) == y).sum())
         if len(self.losses) >= self.FOLD:
             self._fold()
 
@@ -67,11 +66,12 @@ class RunningMetrics:
         losses = torch.stack(self.losses).double()  # (batches,)
         sizes = torch.tensor(self.sizes, dtype=torch.float64, device=losses.device)
         self.sums["loss"] = self.sums.get("loss", 0.0) + (losses * sizes).sum()
-        if self.corrects:
-            kept = self.corrects
-            correct = sum(kept) if isinstance(kept[0], int) else torch.stack(kept).sum().double()
+        if self.counted:
+            self.sums["correct"] = self.sums.get("correct", 0.0) + sum(self.counted)
+        if self.on_device:
+            correct = torch.stack(self.on_device).sum().double()
             self.sums["correct"] = self.sums.get("correct", 0.0) + correct
-        self.losses, self.sizes, self.corrects = [], [], []
+        self.losses, self.sizes, self.counted, self.on_device = [], [], [], []
 
     def result(self) -> dict[str, float]:
         """Metrics of everything added so far (empty before any batch)."""
@@ -96,7 +96,7 @@ class RunningMetrics:
     def load_state_dict(self, state: dict[str, float | int]) -> None:
         self.count = int(state["count"])
         self.sums = {k: float(v) for k, v in state.items() if k != "count"}
-        self.losses, self.sizes, self.corrects = [], [], []
+        self.losses, self.sizes, self.counted, self.on_device = [], [], [], []
 
 
 def evaluate(

@@ -2,13 +2,15 @@
 
 Bitwise-exact resume needs more than weights: the optimizer's moments, the scheduler, the
 epoch's running metrics, early stopping's best state, the history, and every random number
-generator: python, numpy, torch (dropout) and the batches' own shuffling state. Mid-epoch, the
+generator: python, numpy, torch (dropout) and the batches' own shuffling state (the validation
+batches' too: a shuffled validation loader changes the order of the sums). Mid-epoch, the
 batches go back to their state before the epoch's permutation was drawn, so
 ``epoch(skip=k)`` draws the same permutation and skips the ``k`` batches already done.
 """
 
 from __future__ import annotations
 
+import copy
 import random
 from collections.abc import Mapping
 from typing import Any
@@ -24,12 +26,13 @@ Snapshot = dict[str, Any]
 
 
 def capture(
-    state: LoopState, finished: bool = False, extra: Mapping[str, Any] | None = None
+    state: LoopState, finished: bool = False, extra: Mapping[str, object] | None = None
 ) -> Snapshot:
     """Everything needed to continue ``state`` exactly, as tensors and plain values.
 
     ``finished`` marks the snapshot taken when ``fit`` returned; ``extra`` entries (a run's
-    config, say) are stored beside the loop's own.
+    config, say) are stored beside the loop's own. Everything is copied: a torch optimizer's
+    ``state_dict`` holds its live moment tensors, which the next step would change.
     """
     return {
         **(extra or {}),
@@ -38,18 +41,27 @@ def capture(
         "batch": state.batch,  # finished batches of the current epoch
         "step": state.step,
         "model": {k: v.detach().cpu().clone() for k, v in state.model.state_dict().items()},
-        "optimizer": state.optimizer.state_dict(),
-        "scheduler": state.scheduler.state_dict() if state.scheduler is not None else None,
+        "optimizer": copy.deepcopy(state.optimizer.state_dict()),
+        "scheduler": (
+            copy.deepcopy(state.scheduler.state_dict()) if state.scheduler is not None else None
+        ),
         "running": state.running.state_dict() if state.running is not None else None,
-        "stopper": state.stopper.state_dict(),
+        "stopper": copy.deepcopy(state.stopper.state_dict()),
         "history": state.history.state_dict(),
         "rng": {**global_rngs(), **state.train_batches.state_dict()},
+        "val_rng": state.val_batches.state_dict() if state.val_batches is not None else None,
     }
 
 
 def restore(state: LoopState, snapshot: Snapshot) -> LoopState:
     """Put a snapshot back into a freshly started ``state``; the next step is the one the
-    interrupted run would have taken."""
+    interrupted run would have taken. The batches go first: a source that cannot resume
+    exactly refuses before anything else has changed. The snapshot is left as it was (torch's
+    ``load_state_dict`` keeps the tensors it is given), so it can be resumed again."""
+    snapshot = {**snapshot, **copy.deepcopy({k: snapshot[k] for k in COPIED if k in snapshot})}
+    state.train_batches.load_state_dict(snapshot["rng"], mid_epoch=snapshot["batch"] > 0)
+    if state.val_batches is not None and snapshot.get("val_rng") is not None:
+        state.val_batches.load_state_dict(snapshot["val_rng"], mid_epoch=False)
     state.model.load_state_dict(snapshot["model"])
     state.optimizer.load_state_dict(snapshot["optimizer"])
     if state.scheduler is not None and snapshot.get("scheduler") is not None:
@@ -62,8 +74,10 @@ def restore(state: LoopState, snapshot: Snapshot) -> LoopState:
     state.stopper.load_state_dict(snapshot["stopper"])
     state.history = history_of(snapshot)
     set_global_rngs(snapshot["rng"])
-    state.train_batches.load_state_dict(snapshot["rng"], mid_epoch=state.batch > 0)
     return state
+
+
+COPIED = ("optimizer", "scheduler", "stopper")  # what restore copies before loading it
 
 
 def history_of(snapshot: Snapshot) -> History:

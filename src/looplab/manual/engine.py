@@ -18,6 +18,7 @@ fraction of autograd's (graph building) and of torch's dispatch (see benchmarks/
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -60,7 +61,7 @@ class OneBlasThread:
 @functools.cache
 def blas_libraries() -> list[Any]:
     """threadpoolctl's handles on the BLAS libraries numpy loaded (found once per process)."""
-    from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
+    from threadpoolctl import ThreadpoolController
 
     return [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
 
@@ -123,14 +124,14 @@ class ManualLoss(Tensor):
     """A scalar loss tensor whose ``backward()`` runs the hand-written backward, not autograd."""
 
     __torch_function__ = torch._C._disabled_torch_function_impl  # type: ignore[assignment]
-    run_backward: Any
+    run_backward: Callable[[], None]  # set by the loss function that made it
 
     def backward(
         self,
         gradient: Tensor | None = None,
         retain_graph: bool | None = None,
         create_graph: bool = False,
-        inputs: Any = None,
+        inputs: object = None,
     ) -> None:
         if gradient is not None or create_graph or inputs is not None:
             raise RuntimeError("the manual engine's loss.backward() takes no arguments")

@@ -9,8 +9,6 @@ module's parameters (shared memory), so an optimizer stepping the module moves t
 
 from __future__ import annotations
 
-from torch import nn
-
 from looplab.errors import ConfigError
 from looplab.manual.layers import ACTIVATIONS, Array, Layer, Linear
 from looplab.models.mlp import MLP, ModelSpec
@@ -37,8 +35,8 @@ class ManualMLP:
         """Numpy views of ``model``'s weights (CPU tensors share their memory with the views)."""
         weights = []
         for i in range(1, len(model.spec.hidden) + 2):
-            fc = getattr(model, f"fc{i}")
-            assert isinstance(fc, nn.Linear) and fc.bias is not None
+            fc = model.linear(i)
+            assert fc.bias is not None
             weights.append((fc.weight.detach().numpy(), fc.bias.detach().numpy()))
         return cls(model.spec, weights)
 

@@ -24,7 +24,7 @@ State = dict[str, Tensor]
 class Optimizer:
     """What every update rule shares: parameter groups, per-parameter state and the step."""
 
-    def __init__(self, params: Iterable[Tensor], **defaults: Any) -> None:
+    def __init__(self, params: Iterable[Tensor], **defaults: float | tuple[float, float]) -> None:
         self.defaults = defaults
         self.param_groups: list[Group] = [{"params": list(params), **defaults}]
         self.state: dict[Tensor, State] = {}

@@ -11,13 +11,22 @@ Reduce-on-plateau is the odd one: it is driven by a measured loss, not by the cl
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Protocol
+
+from looplab.manual.optim import Group
+
+
+class HasParamGroups(Protocol):
+    """What a schedule needs of an optimizer: its groups, each with an ``lr`` to set."""
+
+    @property
+    def param_groups(self) -> list[Group]: ...
 
 
 class Schedule:
     """Sets each group's ``lr`` to ``lr_at(base, t)``; ``t`` counts the calls to :meth:`step`."""
 
-    def __init__(self, optimizer: Any) -> None:
+    def __init__(self, optimizer: HasParamGroups) -> None:
         self.optimizer = optimizer
         self.base_lrs = [float(g["lr"]) for g in optimizer.param_groups]
         self.t = 0
@@ -57,7 +66,7 @@ class StepDecay(Schedule):
     """Multiply by ``gamma`` every ``step_size`` steps:
     $\\eta_t = \\eta_0 \\gamma^{\\lfloor t/s \\rfloor}$."""
 
-    def __init__(self, optimizer: Any, step_size: int, gamma: float = 0.1) -> None:
+    def __init__(self, optimizer: HasParamGroups, step_size: int, gamma: float = 0.1) -> None:
         self.step_size, self.gamma = step_size, gamma
         super().__init__(optimizer)
 
@@ -68,7 +77,7 @@ class StepDecay(Schedule):
 class Exponential(Schedule):
     """$\\eta_t = \\eta_0 \\gamma^t$."""
 
-    def __init__(self, optimizer: Any, gamma: float) -> None:
+    def __init__(self, optimizer: HasParamGroups, gamma: float) -> None:
         self.gamma = gamma
         super().__init__(optimizer)
 
@@ -85,7 +94,7 @@ def cosine(base: float, t: float, total: float, floor: float = 0.0) -> float:
 class Cosine(Schedule):
     """$\\eta_t = \\eta_{min} + (\\eta_0 - \\eta_{min}) (1 + \\cos(\\pi t / T)) / 2$."""
 
-    def __init__(self, optimizer: Any, total: int, floor: float = 0.0) -> None:
+    def __init__(self, optimizer: HasParamGroups, total: int, floor: float = 0.0) -> None:
         self.total, self.floor = total, floor
         super().__init__(optimizer)
 
@@ -97,7 +106,7 @@ class WarmupCosine(Schedule):
     """A linear ramp over ``warmup`` steps, $\\eta_t = \\eta_0 (t+1)/(W+1)$, then a cosine
     from $\\eta_0$ to 0 over the remaining ``total - warmup`` steps."""
 
-    def __init__(self, optimizer: Any, warmup: int, total: int) -> None:
+    def __init__(self, optimizer: HasParamGroups, warmup: int, total: int) -> None:
         self.warmup, self.total = warmup, total
         super().__init__(optimizer)
 
@@ -114,7 +123,7 @@ class OneCycle(Schedule):
 
     def __init__(
         self,
-        optimizer: Any,
+        optimizer: HasParamGroups,
         total: int,
         pct_start: float = 0.3,
         div: float = 25.0,
@@ -137,7 +146,7 @@ class ReduceOnPlateau:
 
     def __init__(
         self,
-        optimizer: Any,
+        optimizer: HasParamGroups,
         factor: float = 0.1,
         patience: int = 10,
         threshold: float = 1e-4,

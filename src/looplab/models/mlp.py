@@ -86,6 +86,13 @@ class MLP(nn.Sequential):
         self.add_module(f"fc{len(widths)}", nn.Linear(widths[-1], spec.out_features))
         self.blocks.append([f"fc{len(widths)}"])
 
+    def linear(self, i: int) -> nn.Linear:
+        """The linear layer ``fc{i}`` (1-based), typed: ``model.fc1`` is the same module, but a
+        type checker only knows it as ``Tensor | Module``."""
+        layer = self.get_submodule(f"fc{i}")
+        assert isinstance(layer, nn.Linear), f"fc{i} is a {type(layer).__name__}"
+        return layer
+
     def forward(self, x: Tensor) -> Tensor:
         """(batch, in_features) -> (batch, out_features) logits."""
         check_input_width(x, self.spec.in_features)

@@ -26,7 +26,7 @@ from looplab.manual.engine import manual_engine
 from looplab.models.losses import TaskLoss
 from looplab.models.mlp import ModelSpec
 from looplab.run.optimizers import build_optimizer
-from looplab.run.schedules import LoopSchedule, build_scheduler
+from looplab.run.schedules import LoopSchedule, PlateauSchedule, build_scheduler
 from looplab.run.threads import auto_threads
 
 VAL_BATCH = 4096  # rows per validation batch: no gradients are kept, so large is cheap
@@ -40,7 +40,7 @@ class Built:
     model: nn.Module
     loss_fn: LossFn
     optimizer: Optimizer
-    scheduler: LoopSchedule | None
+    scheduler: LoopSchedule | PlateauSchedule | None
     train: BatchSource
     val: BatchSource | None
     device: torch.device

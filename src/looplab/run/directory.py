@@ -49,7 +49,7 @@ def create_run_dir(out: str | Path, name: str | None, config: Config) -> Path:
     return path
 
 
-def write_status(run_dir: Path, status: str, **info: Any) -> None:
+def write_status(run_dir: Path, status: str, **info: object) -> None:
     """Record a run's status atomically, with the process that wrote it and the time."""
     assert status in STATUSES, status
     record = {

@@ -7,15 +7,15 @@ hyper-parameters, so the two give the same run (``tests/manual/test_optim.py``).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 import torch
 from torch import Tensor
 
 from looplab.config import Config
+from looplab.loop.protocols import Optimizer
 
 
-def build_optimizer(params: Iterable[Tensor], config: Config) -> Any:
+def build_optimizer(params: Iterable[Tensor], config: Config) -> Optimizer:
     """``sgd``, ``momentum``, ``nesterov``, ``rmsprop``, ``adam`` or ``adamw`` with the config's
     ``lr``, ``weight_decay`` and (for the momentum methods) ``momentum``; a ``torch.optim``
     optimizer, or with ``impl="scratch"`` a :class:`looplab.manual.optim.Optimizer`."""

@@ -71,7 +71,7 @@ def saved_config(payload: Payload) -> Config:
     return from_dict(values)
 
 
-def resume_config(run_dir: Path, config_file: Path | None, overrides: dict[str, Any]) -> Config:
+def resume_config(run_dir: Path, config_file: Path | None, overrides: dict[str, object]) -> Config:
     """The config to resume ``run_dir`` with: its ``config.toml``, then ``config_file``, then
     the flags given now (each overriding the one before)."""
     from looplab.config import load_toml

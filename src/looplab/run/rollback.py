@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from looplab.loop.history import History, Note
 from looplab.loop.snapshot import Snapshot
@@ -80,7 +79,7 @@ def scale_lr(payload: Snapshot, factor: float) -> Snapshot:
 _LR_KEYS = frozenset({"lr", "initial_lr", "max_lr", "min_lr", "base_lrs", "_last_lr"})
 
 
-def _scale_lrs(state: Any, factor: float) -> Any:
+def _scale_lrs(state: object, factor: float) -> object:
     """A copy of a state dict with every learning-rate entry, however nested, times ``factor``."""
     if isinstance(state, dict):
         return {
@@ -92,7 +91,7 @@ def _scale_lrs(state: Any, factor: float) -> Any:
     return state
 
 
-def _times(value: Any, factor: float) -> Any:
+def _times(value: object, factor: float) -> object:
     if isinstance(value, list):
         return [v * factor for v in value]
     return (

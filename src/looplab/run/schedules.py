@@ -21,25 +21,45 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
 import torch
 
 from looplab.config import Config
 from looplab.errors import ConfigError
+from looplab.loop.protocols import Optimizer, StateDict
 
 PLATEAU_FACTOR, PLATEAU_PATIENCE = 0.1, 5
 STEP_GAMMA = 0.1
 
 
+class SchedulerState(Protocol):
+    """What a checkpoint needs of a scheduler, torch's or looplab's."""
+
+    def state_dict(self) -> StateDict: ...
+
+    def load_state_dict(self, state: StateDict, /) -> None: ...
+
+
+class SteppedScheduler(SchedulerState, Protocol):
+    """torch's ``LRScheduler``s and :class:`looplab.manual.schedules.Schedule`: ``step()``."""
+
+    def step(self) -> None: ...
+
+
+class PlateauScheduler(SchedulerState, Protocol):
+    """torch's ``ReduceLROnPlateau`` and looplab's ``ReduceOnPlateau``: ``step(loss)``."""
+
+    def step(self, loss: float, /) -> None: ...
+
+
 @dataclass
 class LoopSchedule:
     """A scheduler (torch's or looplab's) and when the loop steps it: after every update
-    (``per_step``) or after every epoch, with the monitored loss for ``plateau``."""
+    (``per_step``: warm-up, one-cycle) or after every epoch."""
 
-    scheduler: Any
+    scheduler: SteppedScheduler
     per_step: bool = False
-    needs_loss: bool = False
     plan: str = ""  # e.g. "cosine over 20 epochs": a resumed run must keep it
 
     def after_update(self) -> None:
@@ -47,23 +67,51 @@ class LoopSchedule:
             self.scheduler.step()
 
     def after_epoch(self, loss: float) -> None:
-        if self.needs_loss:
-            self.scheduler.step(loss)
-        elif not self.per_step:
+        if not self.per_step:
             self.scheduler.step()
 
-    def state_dict(self) -> dict[str, Any]:
-        return {**self.scheduler.state_dict(), "looplab_plan": self.plan}
+    def state_dict(self) -> StateDict:
+        return planned_state(self.scheduler, self.plan)
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        state = dict(state)
-        saved = state.pop("looplab_plan", self.plan)
-        if saved != self.plan:
-            raise ConfigError(
-                f"the checkpoint's learning-rate schedule is {saved}, this run's would be "
-                f"{self.plan}; resume with the run's --epochs (or --schedule constant)"
-            )
-        self.scheduler.load_state_dict(state)
+    def load_state_dict(self, state: StateDict) -> None:
+        load_planned_state(self.scheduler, self.plan, state)
+
+
+@dataclass
+class PlateauSchedule:
+    """``plateau``: a scheduler stepped after every epoch with the loss it watches."""
+
+    scheduler: PlateauScheduler
+    plan: str = "plateau"
+
+    def after_update(self) -> None:
+        """Nothing: the learning rate moves only on an epoch's loss."""
+
+    def after_epoch(self, loss: float) -> None:
+        self.scheduler.step(loss)
+
+    def state_dict(self) -> StateDict:
+        return planned_state(self.scheduler, self.plan)
+
+    def load_state_dict(self, state: StateDict) -> None:
+        load_planned_state(self.scheduler, self.plan, state)
+
+
+def planned_state(scheduler: SchedulerState, plan: str) -> StateDict:
+    """The scheduler's state with the plan it follows."""
+    return {**scheduler.state_dict(), "looplab_plan": plan}
+
+
+def load_planned_state(scheduler: SchedulerState, plan: str, state: StateDict) -> None:
+    """Load a saved state into ``scheduler``, refusing one saved under another plan."""
+    state = dict(state)
+    saved = state.pop("looplab_plan", plan)
+    if saved != plan:
+        raise ConfigError(
+            f"the checkpoint's learning-rate schedule is {saved}, this run's would be "
+            f"{plan}; resume with the run's --epochs (or --schedule constant)"
+        )
+    scheduler.load_state_dict(state)
 
 
 def step_every(epochs: int) -> int:
@@ -88,7 +136,9 @@ def warmup_epochs(config: Config) -> int:
     return warmup
 
 
-def build_scheduler(optimizer: Any, config: Config, steps_per_epoch: int) -> LoopSchedule | None:
+def build_scheduler(
+    optimizer: Optimizer, config: Config, steps_per_epoch: int
+) -> LoopSchedule | PlateauSchedule | None:
     """The schedule of ``config`` over ``config.epochs`` epochs of ``steps_per_epoch`` updates."""
     warmup = warmup_epochs(config)
     name = "warmup_cosine" if config.schedule == "cosine" and warmup else config.schedule
@@ -99,31 +149,38 @@ def build_scheduler(optimizer: Any, config: Config, steps_per_epoch: int) -> Loo
         raise ConfigError("one_cycle needs a warm-up of 2 updates or more; raise --warmup")
     pct_start = warmup / epochs if warmup else 0.3
     per_step = name in ("warmup_cosine", "one_cycle")
-    plan = name if name == "plateau" else f"{name} over {epochs} epochs"
+    plan = f"{name} over {epochs} epochs"
     if config.impl == "scratch":
         from looplab.manual import schedules as s
 
-        scratch: dict[str, Callable[[], Any]] = {
+        if name == "plateau":
+            return PlateauSchedule(s.ReduceOnPlateau(optimizer, PLATEAU_FACTOR, PLATEAU_PATIENCE))
+        scratch: dict[str, Callable[[], SteppedScheduler]] = {
             "step": lambda: s.StepDecay(optimizer, step_every(epochs), STEP_GAMMA),
             "exponential": lambda: s.Exponential(optimizer, 0.01 ** (1 / epochs)),
             "cosine": lambda: s.Cosine(optimizer, epochs),
             "warmup_cosine": lambda: s.WarmupCosine(optimizer, warmup * steps_per_epoch, total),
             "one_cycle": lambda: s.OneCycle(optimizer, total, pct_start),
-            "plateau": lambda: s.ReduceOnPlateau(optimizer, PLATEAU_FACTOR, PLATEAU_PATIENCE),
         }
-        return LoopSchedule(scratch[name](), per_step, name == "plateau", plan)
+        return LoopSchedule(scratch[name](), per_step, plan)
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"torch's schedules step a torch.optim optimizer, not {optimizer!r}")
+    if name == "plateau":
+        plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, factor=PLATEAU_FACTOR, patience=PLATEAU_PATIENCE
+        )
+        return PlateauSchedule(plateau)
     return LoopSchedule(
         _torch_scheduler(optimizer, name, epochs, warmup * steps_per_epoch, total, pct_start),
         per_step,
-        name == "plateau",
         plan,
     )
 
 
 def _torch_scheduler(
     optimizer: torch.optim.Optimizer, name: str, epochs: int, warmup: int, total: int, pct: float
-) -> Any:
-    """torch's twin of each schedule (``warmup`` and ``total`` in updates)."""
+) -> torch.optim.lr_scheduler.LRScheduler:
+    """torch's twin of each schedule but plateau (``warmup`` and ``total`` in updates)."""
     sched = torch.optim.lr_scheduler
     match name:
         case "step":
@@ -140,10 +197,6 @@ def _torch_scheduler(
             lr = optimizer.param_groups[0]["lr"]
             return sched.OneCycleLR(
                 optimizer, max_lr=lr, total_steps=total, pct_start=pct, cycle_momentum=False
-            )
-        case "plateau":
-            return sched.ReduceLROnPlateau(
-                optimizer, factor=PLATEAU_FACTOR, patience=PLATEAU_PATIENCE
             )
     raise AssertionError(f"config.validate() lets no schedule {name!r} through")
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from torch import Tensor
 
@@ -45,7 +44,7 @@ class Checkpointer(Callback):
         keep: int = 3,
         signals: SignalCatcher | None = None,
         initial: bool = False,
-        extra: Mapping[str, Any] | None = None,
+        extra: Mapping[str, object] | None = None,
     ) -> None:
         self.directory = directory
         self.every_epochs = every_epochs

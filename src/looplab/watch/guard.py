@@ -16,7 +16,7 @@ from torch import Tensor
 
 from looplab.errors import LooplabError
 from looplab.loop.events import Callback
-from looplab.loop.protocols import Optimizer
+from looplab.loop.protocols import Optimizer, StateDict
 from looplab.loop.state import LoopState
 from looplab.watch.diagnoses import first_nonfinite_layer, nonfinite_explanation
 
@@ -71,7 +71,7 @@ class DivergenceGuard(Callback):
         )
 
 
-def base_lr(scheduler_state: Any, param_groups: list[dict[str, Any]]) -> float:
+def base_lr(scheduler_state: StateDict | None, param_groups: list[dict[str, Any]]) -> float:
     """The learning rate a run was set to: the schedule's base, else the optimizer's current.
 
     torch's schedulers record it as the groups' ``initial_lr`` (SequentialLR keeps no

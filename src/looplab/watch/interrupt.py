@@ -9,11 +9,14 @@ one keeps the last good checkpoint intact.
 from __future__ import annotations
 
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import Any
 
 CAUGHT = (signal.SIGINT, signal.SIGTERM)
+# what signal.signal takes and returns: a function, SIG_DFL / SIG_IGN, or None (not set from
+# Python)
+Handler = Callable[[int, FrameType | None], object] | int | signal.Handlers | None
 
 
 class Interrupted(KeyboardInterrupt):
@@ -37,7 +40,7 @@ class SignalCatcher:
     def __init__(self) -> None:
         self.signum: int | None = None
         self.run_dir: Path | None = None  # the run being trained, once it has a directory
-        self._previous: dict[int, Any] = {}
+        self._previous: dict[int, Handler] = {}  # the handlers to put back
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.signum is not None:

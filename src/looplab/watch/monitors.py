@@ -21,14 +21,14 @@ At chosen epochs it also keeps a sample of each activation layer's outputs for h
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torch.utils.hooks import RemovableHandle
 
 from looplab.loop.events import Callback
 from looplab.loop.history import History, Row
@@ -105,7 +105,7 @@ class LayerMonitor(Callback):
         self.step_totals: list[float] = []  # total gradient norm of every step of the run
         self.layer_names: list[str] = []
         self._acts: dict[str, _ActivationStats] = {}
-        self._handles: list[Any] = []
+        self._handles: list[RemovableHandle] = []
         self._sampling = False
 
     # ---- events -------------------------------------------------------------------------
@@ -228,7 +228,7 @@ class LayerMonitor(Callback):
             out[f"weight_norm/{self.layer_names[i]}"] = float(w.detach().norm())
         return out
 
-    def _hook(self, name: str) -> Any:
+    def _hook(self, name: str) -> Callable[[nn.Module, tuple[Tensor, ...], Tensor], None]:
         def record(module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor) -> None:
             if not module.training:  # validation passes are not training statistics
                 return

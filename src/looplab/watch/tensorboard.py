@@ -8,11 +8,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from looplab.loop.events import Callback
 from looplab.loop.history import History, Row
 from looplab.loop.state import LoopState
+
+if TYPE_CHECKING:
+    from torch.utils.tensorboard import SummaryWriter
 
 
 def scalar_tag(column: str) -> str | None:
@@ -36,7 +39,7 @@ class TensorBoardLogger(Callback):
     def __init__(self, log_dir: Path, histograms_every: int = 1) -> None:
         self.log_dir = log_dir
         self.histograms_every = histograms_every
-        self.writer: Any = None
+        self.writer: SummaryWriter | None = None
 
     def on_fit_start(self, state: LoopState) -> None:
         from torch.utils.tensorboard import SummaryWriter
@@ -46,16 +49,18 @@ class TensorBoardLogger(Callback):
         self.writer = SummaryWriter(log_dir=str(self.log_dir))
 
     def on_epoch_end(self, state: LoopState, epoch: int, row: Row) -> None:
+        writer = self.writer
+        assert writer is not None, "on_fit_start opens the writer"
         for column, value in row.items():
             tag = scalar_tag(column)
             if tag is not None:
-                self.writer.add_scalar(tag, value, epoch)
+                writer.add_scalar(tag, value, epoch)
         if self.histograms_every > 0 and epoch % self.histograms_every == 0:
             for name, p in state.model.named_parameters():
-                self.writer.add_histogram(f"weights/{name}", p.detach().cpu(), epoch)
+                writer.add_histogram(f"weights/{name}", p.detach().cpu(), epoch)
                 if p.grad is not None:
-                    self.writer.add_histogram(f"gradients/{name}", p.grad.detach().cpu(), epoch)
-        self.writer.flush()
+                    writer.add_histogram(f"gradients/{name}", p.grad.detach().cpu(), epoch)
+        writer.flush()
 
     def on_fit_end(self, state: LoopState, history: History) -> None:
         if self.writer is not None:
