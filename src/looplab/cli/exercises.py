@@ -42,8 +42,10 @@ def exercise(
         )
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, starter_text(ex).encode())
-    console.print(f"wrote [bold]{path}[/]: write the body of {ex.function}, then run "
-                  f"[bold]looplab check {ex.id}[/]")  # fmt: skip
+    console.print(
+        f"wrote [bold]{path}[/]: write the body of {ex.function}, then run "
+        f"[bold]looplab check {ex.id}[/]"
+    )
 
 
 @app.command()
@@ -121,16 +123,21 @@ def _report(ex: Exercise, result: CheckResult, progress: object, more: bool) -> 
 
     assert isinstance(progress, Progress)
     if result.status == "pass":
-        console.print(f"[green]pass[/]: {ex.id} {ex.function} passes all {len(result.tests)} "
-                      f"tests. See the reference: [bold]looplab check {ex.id} --solution[/]")  # fmt: skip
+        console.print(
+            f"[green]pass[/]: {ex.id} {ex.function} passes all {len(result.tests)} "
+            f"tests. See the reference: [bold]looplab check {ex.id} --solution[/]"
+        )
         return
     if result.status == "error" and not result.tests:
         console.print(f"[red]error[/]: {ex.id} {ex.function} could not be checked", highlight=False)
         console.print(result.message, markup=False, highlight=False)
     else:
         failed = result.failed
-        console.print(f"[red]fail[/]: {ex.id} {ex.function}: {len(failed)} of "
-                      f"{len(result.tests)} tests failed", highlight=False)  # fmt: skip
+        console.print(
+            f"[red]fail[/]: {ex.id} {ex.function}: {len(failed)} of "
+            f"{len(result.tests)} tests failed",
+            highlight=False,
+        )
         console.print(failed[0].message, markup=False, highlight=False)
         if failed[0].output:
             console.print(f"your function printed:\n{failed[0].output[:500]}", markup=False)
@@ -144,7 +151,10 @@ def _report(ex: Exercise, result: CheckResult, progress: object, more: bool) -> 
         shown = min(shown + 1, len(ex.hints)) if more else max(shown, 1)
         progress.hints[ex.id] = shown
         last = " (the last one)" if shown == len(ex.hints) else ""
-        console.print(f"hint {shown} of {len(ex.hints)}{last}: {ex.hints[shown - 1]}",
-                      markup=False, highlight=False)  # fmt: skip
+        console.print(
+            f"hint {shown} of {len(ex.hints)}{last}: {ex.hints[shown - 1]}",
+            markup=False,
+            highlight=False,
+        )
     if shown < len(ex.hints):
         console.print(f"a more specific hint: looplab check {ex.id} --hint", highlight=False)

@@ -43,13 +43,17 @@ def lessons() -> None:
             mark = "[green]" if ids and done == len(ids) else ""
             table.add_row(row.id, row.title, str(row.minutes), f"{mark}{done} / {len(ids)}")
     console.print(table)
-    console.print("run one: [bold]looplab lesson 1.1[/]; an exercise: [bold]looplab exercise 1.2.1[/]")
+    console.print(
+        "run one: [bold]looplab lesson 1.1[/]; an exercise: [bold]looplab exercise 1.2.1[/]"
+    )
 
 
 @app.command()
 def lesson(
     lesson_id: Annotated[str, typer.Argument(metavar="ID", help="a lesson id, e.g. 1.2")],
-    fast: Annotated[bool, typer.Option("--fast", help="the same demos on smaller settings")] = False,
+    fast: Annotated[
+        bool, typer.Option("--fast", help="the same demos on smaller settings")
+    ] = False,
     out: Annotated[
         Path | None, typer.Option(help="directory for the figures (default: lessons/ID)")
     ] = None,
@@ -86,8 +90,12 @@ def _print_text(current: Lesson) -> None:
     from rich.panel import Panel
 
     console.print(
-        Panel(current.eli5, title=f"[bold]Lesson {current.id}: {current.title}[/]",
-              subtitle=f"{current.minutes} minutes", expand=False)  # fmt: skip
+        Panel(
+            current.eli5,
+            title=f"[bold]Lesson {current.id}: {current.title}[/]",
+            subtitle=f"{current.minutes} minutes",
+            expand=False,
+        )
     )
     console.print("[bold]The equations[/] (LaTeX)")
     for eq in current.equations:
@@ -107,9 +115,13 @@ def _run_demos(current: Lesson, fast: bool, target: Path) -> None:
     torch.set_num_threads(1)  # the demos' models are small: one thread is fastest
     results = []
     with Progress(
-        "[bold]{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err_console, transient=True,
-    ) as bar:  # fmt: skip
+        "[bold]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
         task = bar.add_task("demos", total=len(current.demos))
         for demo in current.demos:
             bar.update(task, description=f"demo: {demo.title}")

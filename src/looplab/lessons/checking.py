@@ -173,8 +173,12 @@ def check_case(ex: Exercise, fn: Callable[..., Any], case: Case) -> TestResult:
         with contextlib.redirect_stdout(captured):
             got = _observe(ex, fn, args)
     except NotImplementedError:
-        return TestResult(case_name, "fail", f"{ex.function} is not written yet: it raises "
-                          "NotImplementedError; write its body", captured.getvalue())  # fmt: skip
+        return TestResult(
+            case_name,
+            "fail",
+            f"{ex.function} is not written yet: it raises NotImplementedError; write its body",
+            captured.getvalue(),
+        )
     except TypeError as exc:
         frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == learner_file]
         if not frames:  # our named(): the learner returned the wrong kind of thing

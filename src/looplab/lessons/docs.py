@@ -23,8 +23,11 @@ DOCS = Path("docs/lessons")
 def page(lesson: Lesson) -> str:
     """The markdown page of a lesson; figures are ``ID/NAME.png`` beside it."""
     out = [f"# Lesson {lesson.id}: {lesson.title}", ""]
-    out += [f"*{lesson.minutes} minutes.* Run it: `uv run looplab lesson {lesson.id}` "
-            f"(`--fast` for smaller settings, `--notebook` for a Jupyter notebook).", ""]  # fmt: skip
+    out += [
+        f"*{lesson.minutes} minutes.* Run it: `uv run looplab lesson {lesson.id}` "
+        f"(`--fast` for smaller settings, `--notebook` for a Jupyter notebook).",
+        "",
+    ]
     out += [lesson.eli5, "", "## The equations", ""]
     for eq in lesson.equations:
         out += ["$$", eq, "$$", ""]
@@ -40,14 +43,25 @@ def page(lesson: Lesson) -> str:
             out += [" ".join(doc.split()), ""]
         for figure in demo.figures:
             out += [f"![{figure}]({lesson.id}/{figure})", ""]
-        out += ["<details><summary>The code (<code>uv run looplab lesson "
-                f"{lesson.id} --code</code>)</summary>", "", "```python",
-                demo_code(lesson, demo).rstrip(), "```", "", "</details>", ""]  # fmt: skip
+        out += [
+            "<details><summary>The code (<code>uv run looplab lesson "
+            f"{lesson.id} --code</code>)</summary>",
+            "",
+            "```python",
+            demo_code(lesson, demo).rstrip(),
+            "```",
+            "",
+            "</details>",
+            "",
+        ]
     if lesson.exercises:
         out += ["## Exercises", ""]
-        out += ["Write the starter with `uv run looplab exercise ID`, fill in the body, and "
-                "check it with `uv run looplab check ID` (`--hint` for a hint, `--watch` to "
-                "re-check on every save).", ""]  # fmt: skip
+        out += [
+            "Write the starter with `uv run looplab exercise ID`, fill in the body, and "
+            "check it with `uv run looplab check ID` (`--hint` for a hint, `--watch` to "
+            "re-check on every save).",
+            "",
+        ]
     for ex in lesson.exercises:
         out += [f"### {ex.id}: {ex.title}", "", f"Checked against: {ex.oracle_name}.", ""]
         out += ["```python", starter_function(ex).rstrip(), "```", ""]
@@ -56,10 +70,14 @@ def page(lesson: Lesson) -> str:
 
 def index() -> str:
     """``docs/lessons/README.md``: every lesson, linked when written, grouped by module."""
-    out = ["# The lessons", "",
-           "The course, 22 lessons in three modules. `uv run looplab lessons` shows the same "
-           "list with your progress; these pages are generated from the lesson modules by "
-           "`uv run python -m looplab.lessons.docs`.", ""]  # fmt: skip
+    out = [
+        "# The lessons",
+        "",
+        "The course, 22 lessons in three modules. `uv run looplab lessons` shows the same "
+        "list with your progress; these pages are generated from the lesson modules by "
+        "`uv run python -m looplab.lessons.docs`.",
+        "",
+    ]
     for number, name in MODULES.items():
         out += [f"## Module {number}: {name}", "", "| lesson | title | minutes |", "|---|---|---|"]
         for row in CATALOGUE:

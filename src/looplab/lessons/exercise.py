@@ -101,8 +101,7 @@ def named(names: Sequence[str], value: Any) -> Outputs:
         values = tuple(value)
     else:
         raise TypeError(
-            f"should return {len(names)} values ({', '.join(names)}), "
-            f"got {type(value).__name__}"
+            f"should return {len(names)} values ({', '.join(names)}), got {type(value).__name__}"
         )
     out: Outputs = {}
     for name, v in zip(names, values, strict=True):

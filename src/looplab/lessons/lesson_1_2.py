@@ -130,7 +130,8 @@ MSE_LOSS = Exercise(
         ),
         Mistake(
             "absolute instead of squared",
-            "square each difference ((pred - target) ** 2): the mean absolute error is another loss",
+            "square each difference ((pred - target) ** 2): the mean absolute error is "
+            "another loss",
             lambda p, t: {"result": F.l1_loss(p, t)},
         ),
         Mistake(
@@ -191,7 +192,9 @@ def _no_transpose(X: Tensor, y: Tensor, w: Tensor, b: Tensor) -> Outputs:
     return {"dL/dw": 2 / len(X) * (X @ r), "dL/db": 2 / len(X) * r.sum()}
 
 
-TRANSPOSE_HINT = "X is (N, d) and r is (N,): the weights' gradient is X.T @ r, (d, N) @ (N,) -> (d,)"
+TRANSPOSE_HINT = (
+    "X is (N, d) and r is (N,): the weights' gradient is X.T @ r, (d, N) @ (N,) -> (d,)"
+)
 
 MSE_GRAD = Exercise(
     id="1.2.2",
@@ -215,7 +218,8 @@ MSE_GRAD = Exercise(
         ),
         Mistake(
             "sum instead of mean",
-            "you summed over the rows: the loss is a mean, so its gradient keeps the 1/N (2/N X.T @ r)",
+            "you summed over the rows: the loss is a mean, so its gradient keeps the 1/N "
+            "(2/N X.T @ r)",
             lambda X, y, w, b: {k: len(X) * v for k, v in _autograd_line(X, y, w, b).items()},
         ),
         Mistake(
@@ -261,9 +265,7 @@ def _descent_cases() -> list[Case]:
     return [make(20, 1, 0.1, 5, 0), make(50, 3, 0.05, 30, 1), make(100, 4, 0.2, 10, 2)]
 
 
-def _torch_descent(
-    X: Tensor, y: Tensor, lr: float, epochs: int, maximize: bool = False
-) -> Outputs:
+def _torch_descent(X: Tensor, y: Tensor, lr: float, epochs: int, maximize: bool = False) -> Outputs:
     w = torch.zeros(X.shape[1], requires_grad=True)
     b = torch.zeros((), requires_grad=True)
     optimizer = torch.optim.SGD([w, b], lr=lr, maximize=maximize)

@@ -28,9 +28,13 @@ def noise_by_batch_size(fast: bool = False, out: Path = Path("lessons/1.3")) -> 
     last epoch; near the optimum a batch's mean loss has std sigma / sqrt(B) * sqrt((N-B)/(N-1)),
     with sigma the std of one example's loss (sampling B of N rows without replacement)."""
     config = Config(
-        dataset="linear", model="linear", optimizer="sgd", lr=0.02, epochs=5 if fast else 10,
+        dataset="linear",
+        model="linear",
+        optimizer="sgd",
+        lr=0.02,
+        epochs=5 if fast else 10,
         n=500 if fast else 1000,
-    )  # fmt: skip
+    )
     sizes: list[int | str] = [1, 8, 32, "full"]
     comparison = compare_batch_sizes(config, sizes)
 
@@ -45,19 +49,28 @@ def noise_by_batch_size(fast: bool = False, out: Path = Path("lessons/1.3")) -> 
     result = DemoResult(figures=[out / "batch_sizes.png"])
     for row in comparison.summary():
         size = row["batch_size"]
-        result.add(f"final loss, batch {size}", float(row["final_loss"]),
-                   f"training loss after {config.epochs} epochs, "
-                   f"{int(row['updates_per_epoch'])} updates per epoch")  # fmt: skip
+        result.add(
+            f"final loss, batch {size}",
+            float(row["final_loss"]),
+            f"training loss after {config.epochs} epochs, "
+            f"{int(row['updates_per_epoch'])} updates per epoch",
+        )
     for size in (1, 8, 32):
         noise = comparison.of(size)[0].noise
         predicted = sigma / math.sqrt(size) * math.sqrt((n - size) / (n - 1))
-        result.add(f"noise, batch {size}", noise,
-                   f"std of the batch losses in the last epoch; near the optimum sigma/sqrt(B) predicts "
-                   f"{predicted:.3g}")  # fmt: skip
+        result.add(
+            f"noise, batch {size}",
+            noise,
+            f"std of the batch losses in the last epoch; near the optimum sigma/sqrt(B) predicts "
+            f"{predicted:.3g}",
+        )
     ratio = comparison.of(1)[0].noise / comparison.of(8)[0].noise
-    result.add("noise ratio, batch 1 / batch 8", ratio,
-               f"8x the batch, about sqrt(8) = {math.sqrt(8):.3g}x less noise "
-               f"({math.sqrt(8 * (n - 1) / (n - 8)):.3g} sampling without replacement)")  # fmt: skip
+    result.add(
+        "noise ratio, batch 1 / batch 8",
+        ratio,
+        f"8x the batch, about sqrt(8) = {math.sqrt(8):.3g}x less noise "
+        f"({math.sqrt(8 * (n - 1) / (n - 8)):.3g} sampling without replacement)",
+    )
     return result
 
 
@@ -81,7 +94,9 @@ def minibatches(n: int, batch_size: int, generator: torch.Generator) -> list[Ten
 
 def _batch_cases() -> list[Case]:
     def make(n: int, size: int, seed: int) -> Case:
-        return Case(f"n={n}, batch_size={size}", lambda: (n, size, torch.Generator().manual_seed(seed)))
+        return Case(
+            f"n={n}, batch_size={size}", lambda: (n, size, torch.Generator().manual_seed(seed))
+        )
 
     return [make(10, 4, 0), make(64, 8, 1), make(37, 5, 2), make(20, 1, 3), make(9, 9, 4)]
 
@@ -111,35 +126,43 @@ def _judge_batches(got: Outputs, args: Args) -> Verdict | None:
     counts = torch.bincount(rows.clamp(0, n), minlength=n + 1) if len(rows) else torch.zeros(n)
     if len(rows) and (rows.min() < 0 or rows.max() >= n):
         return f"row {int(rows.max())} does not exist (rows are 0..{n - 1})", (
-            "use torch.randperm(n): it gives 0..n-1, each once")
+            "use torch.randperm(n): it gives 0..n-1, each once"
+        )
     if len(rows) and int(counts.max()) > 1:
         row = int(counts.argmax())
         return f"row {row} appears {int(counts[row])} times in one epoch", (
             "sample without replacement: shuffle once with torch.randperm(n, "
-            "generator=generator) and cut the permutation into pieces")
+            "generator=generator) and cut the permutation into pieces"
+        )
     missing = n - len(rows)
     if missing > 0 and all(s == size for s in sizes):
         return f"{missing} rows never appear (batch sizes {sizes}, expected {expected_sizes})", (
             f"the last, short batch is missing: n={n} with batch_size={size} is "
             f"{len(expected_sizes)} batches {expected_sizes}; range(0, n, batch_size) "
-            "reaches the last start")
+            "reaches the last start"
+        )
     if missing > 0:
         return f"{missing} rows never appear in the epoch", (
-            "every row once per epoch: cut all of torch.randperm(n) into pieces")
+            "every row once per epoch: cut all of torch.randperm(n) into pieces"
+        )
     if sizes != expected_sizes:
         return f"batch sizes are {sizes}, expected {expected_sizes}", (
             "cut consecutive pieces of batch_size rows: order[start : start + batch_size] "
-            "for start in range(0, n, batch_size)")
+            "for start in range(0, n, batch_size)"
+        )
     if n >= 4 and torch.equal(rows, torch.arange(n)):
         return "the rows come in order 0, 1, 2, ...", (
-            "shuffle: take the order from torch.randperm(n, generator=generator)")
+            "shuffle: take the order from torch.randperm(n, generator=generator)"
+        )
     if not torch.equal(rows, got["same seed"]):
         return "the same seed gave different batches", (
             "use the generator you are given (torch.randperm(n, generator=generator)), so a "
-            "seed always gives the same batches")
+            "seed always gives the same batches"
+        )
     if n >= 4 and torch.equal(rows, got["other seed"]):
         return "another seed gave the same order", (
-            "shuffle with the generator you are given: torch.randperm(n, generator=generator)")
+            "shuffle with the generator you are given: torch.randperm(n, generator=generator)"
+        )
     return None
 
 
@@ -198,9 +221,15 @@ def _epoch_cases() -> list[Case]:
 
 
 def _torch_epoch(
-    X: Tensor, y: Tensor, w: Tensor, b: Tensor, lr: float, batches: list[Tensor],
-    rows: str = "batch", reduction: str = "mean",
-) -> Outputs:  # fmt: skip
+    X: Tensor,
+    y: Tensor,
+    w: Tensor,
+    b: Tensor,
+    lr: float,
+    batches: list[Tensor],
+    rows: str = "batch",
+    reduction: str = "mean",
+) -> Outputs:
     """torch.optim.SGD over the batches; ``rows="all"`` and ``reduction="sum"`` are mistakes."""
     w, b = w.clone().requires_grad_(), b.clone().requires_grad_()
     optimizer = torch.optim.SGD([w, b], lr=lr)

@@ -37,8 +37,11 @@ def the_bowl(fast: bool = False, out: Path = Path("lessons/1.4")) -> DemoResult:
     result.add("optimum b", land.optimum[1], "and intercept: the bottom of the bowl")
     result.add("optimum loss", land.optimum_loss, "the lowest point of L(w, b)")
     for label, path in land.paths.items():
-        result.add(f"final loss, {label}", land.final_loss[label],
-                   f"where {len(path) - 1} steps of {label} descent ended")  # fmt: skip
+        result.add(
+            f"final loss, {label}",
+            land.final_loss[label],
+            f"where {len(path) - 1} steps of {label} descent ended",
+        )
     return result
 
 
@@ -59,17 +62,28 @@ def a_network_slice(fast: bool = False, out: Path = Path("lessons/1.4")) -> Demo
 
     out.mkdir(parents=True, exist_ok=True)
     what = f"moons, MLP 16-16 relu, adam, {config.epochs} epochs"
-    save(interpolation_plot(land.alphas.numpy(), land.line.numpy(),
-                            f"{what}: initial -> final weights"), str(out / "line.png"))  # fmt: skip
+    save(
+        interpolation_plot(
+            land.alphas.numpy(), land.line.numpy(), f"{what}: initial -> final weights"
+        ),
+        str(out / "line.png"),
+    )
     save(slice_contour(land.slice, f"{what}: 2-D slice"), str(out / "slice.png"))
     result = DemoResult(figures=[out / "line.png", out / "slice.png"])
     at = {a: int((land.alphas - a).abs().argmin()) for a in (0.0, 1.0)}  # grid index of alpha
-    result.add("loss at alpha 0", float(land.line[at[0.0]]),
-               "the initial weights' loss on the fixed batch")  # fmt: skip
-    result.add("loss at alpha 1", float(land.line[at[1.0]]),
-               "the trained weights': the line falls all the way, no wall in between")  # fmt: skip
-    result.add("slice minimum", float(land.slice.loss.min()),
-               "the lowest loss on the 2-D slice; the trained weights sit at its centre")  # fmt: skip
+    result.add(
+        "loss at alpha 0", float(land.line[at[0.0]]), "the initial weights' loss on the fixed batch"
+    )
+    result.add(
+        "loss at alpha 1",
+        float(land.line[at[1.0]]),
+        "the trained weights': the line falls all the way, no wall in between",
+    )
+    result.add(
+        "slice minimum",
+        float(land.slice.loss.min()),
+        "the lowest loss on the 2-D slice; the trained weights sit at its centre",
+    )
     result.add("trained loss", land.slice.center_loss, "the loss at the centre of the slice")
     return result
 
@@ -84,7 +98,8 @@ def loss_grid(x: Tensor, y: Tensor, ws: Tensor, bs: Tensor) -> Tensor:
     loss[i, j] = mean((ws[j] * x + bs[i] - y) ** 2): rows follow b, columns follow w (the
     layout contour plots expect). Broadcasting avoids Python loops.
 
-    >>> loss_grid(torch.tensor([1.0]), torch.tensor([1.0]), torch.tensor([0.0, 1.0]), torch.tensor([0.0]))
+    >>> x, y = torch.tensor([1.0]), torch.tensor([1.0])
+    >>> loss_grid(x, y, ws=torch.tensor([0.0, 1.0]), bs=torch.tensor([0.0]))
     tensor([[1., 0.]])
     """
     pred = ws[None, :, None] * x[None, None, :] + bs[:, None, None]  # (B, W, N)
@@ -122,7 +137,8 @@ LOSS_GRID = Exercise(
     oracle_name="F.mse_loss at each (w, b), one grid point at a time",
     hints=(
         "give ws, bs and x their own axes so broadcasting builds a (B, W, N) array of predictions",
-        "pred = ws[None, :, None] * x[None, None, :] + bs[:, None, None]; then mean over the last axis",
+        "pred = ws[None, :, None] * x[None, None, :] + bs[:, None, None]; "
+        "then the mean over the last axis",
     ),
     mistakes=(
         Mistake(
@@ -152,9 +168,11 @@ LESSON = Lesson(
     ),
     equations=(
         r"L(w, b) = \frac{1}{N} \sum_i (w x_i + b - y_i)^2 \quad \text{(a quadratic bowl)}",
-        r"L\big((1 - \alpha)\, \theta_0 + \alpha\, \theta^*\big), \qquad \alpha \in [-0.5, 1.5]",
+        r"L\big((1 - \alpha)\, \theta_0 + \alpha\, \theta^*\big), "
+        r"\qquad \alpha \in [-0.5, 1.5]",
         r"L(\theta^* + \alpha \delta + \beta \eta), \qquad "
-        r"\delta_{k} \leftarrow \frac{\delta_{k}}{\lVert \delta_{k} \rVert} \lVert \theta^*_{k} \rVert "
+        r"\delta_{k} \leftarrow \frac{\delta_{k}}{\lVert \delta_{k} \rVert} "
+        r"\lVert \theta^*_{k} \rVert "
         r"\ \text{for each filter (row) } k",
     ),
     look_at=(

@@ -51,16 +51,23 @@ def gradcheck_catches_a_bug(fast: bool = False, out: Path = Path("lessons/1.5"))
     buggy = gradcheck(value, dict(zip(names, net.parameters(), strict=True)), grads)
 
     result = DemoResult()
-    result.add("worst relative error, correct backward", healthy.worst.max_rel_error,
-               f"all {len(healthy.rows)} parameters agree with central differences "
-               f"(tolerance {healthy.tol:g})")  # fmt: skip
-    result.add("worst relative error, planted bug", buggy.worst.max_rel_error,
-               f"{sum(not r.passed for r in buggy.rows)} of {len(buggy.rows)} parameters fail; "
-               f"the worst is {buggy.worst.name}, upstream of the bug")  # fmt: skip
-    result.add("fc2 errors with the bug", max(r.max_rel_error for r in buggy.rows
-                                              if r.name.startswith("fc2")),
-               "the layer after tanh still passes: its gradient does not go through the "
-               "bug")  # fmt: skip
+    result.add(
+        "worst relative error, correct backward",
+        healthy.worst.max_rel_error,
+        f"all {len(healthy.rows)} parameters agree with central differences "
+        f"(tolerance {healthy.tol:g})",
+    )
+    result.add(
+        "worst relative error, planted bug",
+        buggy.worst.max_rel_error,
+        f"{sum(not r.passed for r in buggy.rows)} of {len(buggy.rows)} parameters fail; "
+        f"the worst is {buggy.worst.name}, upstream of the bug",
+    )
+    result.add(
+        "fc2 errors with the bug",
+        max(r.max_rel_error for r in buggy.rows if r.name.startswith("fc2")),
+        "the layer after tanh still passes: its gradient does not go through the bug",
+    )
     return result
 
 
@@ -101,13 +108,18 @@ def error_against_eps(fast: bool = False, out: Path = Path("lessons/1.5")) -> De
     result = DemoResult(figures=[out / "error_vs_eps.png"])
     for name in ("forward", "central"):
         best = int(np.argmin(errors[name]))
-        result.add(f"best error, {name}", errors[name][best],
-                   f"the smallest error of the {name} difference, at eps = "
-                   f"{epsilons[best]:.2g}")  # fmt: skip
+        result.add(
+            f"best error, {name}",
+            errors[name][best],
+            f"the smallest error of the {name} difference, at eps = {epsilons[best]:.2g}",
+        )
     big = int(np.argmin(np.abs(epsilons - 1e-3)))
-    result.add("central / forward error at eps 1e-3", errors["central"][big] /
-               errors["forward"][big], "at a moderate step the central difference is "
-               "far more accurate: its error is O(eps^2), not O(eps)")  # fmt: skip
+    result.add(
+        "central / forward error at eps 1e-3",
+        errors["central"][big] / errors["forward"][big],
+        "at a moderate step the central difference is "
+        "far more accurate: its error is O(eps^2), not O(eps)",
+    )
     return result
 
 
@@ -164,8 +176,12 @@ def _autograd(f: Callable[[Tensor], Tensor], x: Tensor, eps: float) -> Outputs:
 
 def _forward_difference(f: Callable[[Tensor], Tensor], x: Tensor, eps: float) -> Outputs:
     flat = x.reshape(-1)
-    g = torch.stack([(f((flat + eps * torch.eye(len(flat))[i].double()).reshape(x.shape)) - f(x))
-                     / eps for i in range(len(flat))])  # fmt: skip
+    g = torch.stack(
+        [
+            (f((flat + eps * torch.eye(len(flat))[i].double()).reshape(x.shape)) - f(x)) / eps
+            for i in range(len(flat))
+        ]
+    )
     return {"result": g.reshape(x.shape)}
 
 
@@ -192,7 +208,12 @@ NUMERICAL_GRADIENT = Exercise(
     oracle_name="autograd (torch.autograd.grad) in float64",
     rtol=1e-6,
     atol=1e-8,
-    imports=("from collections.abc import Callable", "", "import torch", "from torch import Tensor"),
+    imports=(
+        "from collections.abc import Callable",
+        "",
+        "import torch",
+        "from torch import Tensor",
+    ),
     hints=(
         "nudge one entry at a time, up and down by eps, and divide the change in f by 2 eps",
         "build e = zeros_like(x) with e.reshape(-1)[i] = eps; g.reshape(-1)[i] = "
@@ -284,15 +305,20 @@ RELATIVE_ERROR = Exercise(
         Mistake(
             "mean instead of max",
             "report the worst entry (.max()), not the average: one wrong entry is a wrong backward",
-            lambda a, n, floor: {"result": ((a - n).abs() / torch.maximum(torch.maximum(
-                a.abs(), n.abs()), torch.tensor(floor))).mean()},  # fmt: skip
+            lambda a, n, floor: {
+                "result": (
+                    (a - n).abs()
+                    / torch.maximum(torch.maximum(a.abs(), n.abs()), torch.tensor(floor))
+                ).mean()
+            },
         ),
         Mistake(
             "divided by one side",
             "divide by the larger of |analytic| and |numeric| (and the floor), not by one of "
             "them: the error must not depend on which side is which",
-            lambda a, n, floor: {"result": ((a - n).abs() / torch.maximum(n.abs(),
-                torch.tensor(floor))).max()},  # fmt: skip
+            lambda a, n, floor: {
+                "result": ((a - n).abs() / torch.maximum(n.abs(), torch.tensor(floor))).max()
+            },
         ),
     ),
 )
@@ -309,7 +335,8 @@ LESSON = Lesson(
         "you which knob's gradient is wrong."
     ),
     equations=(
-        r"\hat g_i = \frac{L(\theta + \varepsilon e_i) - L(\theta - \varepsilon e_i)}{2 \varepsilon}"
+        r"\hat g_i = \frac{L(\theta + \varepsilon e_i) - L(\theta - \varepsilon e_i)}"
+        r"{2 \varepsilon}"
         r" = g_i + O(\varepsilon^2), \qquad "
         r"\frac{L(\theta + \varepsilon e_i) - L(\theta)}{\varepsilon} = g_i + O(\varepsilon)",
         r"\text{rel. error} = \max_i \frac{|g_i - \hat g_i|}{\max(|g_i|, |\hat g_i|, "

@@ -32,8 +32,15 @@ def end_to_end(fast: bool = False, out: Path = Path("lessons/1.6")) -> DemoResul
     central differences (1.5.1, 1.5.2), drawn on the loss grid (1.4.1), and compared with
     ``looplab.run.fit.fit`` and the closed form."""
     epochs, lr, batch = (5 if fast else 20), 0.05, 8
-    config = Config(dataset="linear", model="linear", optimizer="sgd", lr=lr, epochs=epochs,
-                    batch_size=batch, n=400 if fast else 1000)  # fmt: skip
+    config = Config(
+        dataset="linear",
+        model="linear",
+        optimizer="sgd",
+        lr=lr,
+        epochs=epochs,
+        batch_size=batch,
+        n=400 if fast else 1000,
+    )
     data = load_prepared(config)
     assert isinstance(data.train, Split)
     X, y = data.train.X, data.train.y  # (N, 1), (N,)
@@ -65,12 +72,24 @@ def end_to_end(fast: bool = False, out: Path = Path("lessons/1.6")) -> DemoResul
     bs = torch.linspace(float(b_best) - 1.5, float(b_best) + 1.5, 41 if fast else 101)
     grid = loss_grid(X[:, 0], y, ws, bs)  # (len(bs), len(ws)): 1.4.1
     fig, ax = new_figure(6.4, 5.0)
-    ax.contourf(ws.numpy(), bs.numpy(), grid.numpy(),
-                levels=np.geomspace(float(grid.min()), float(grid.max()), 20), cmap="viridis")  # fmt: skip
+    ax.contourf(
+        ws.numpy(),
+        bs.numpy(),
+        grid.numpy(),
+        levels=np.geomspace(float(grid.min()), float(grid.max()), 20),
+        cmap="viridis",
+    )
     p = np.array(path)
     ax.plot(p[:, 0], p[:, 1], color="white", lw=0.8, label=f"hand loop, {len(p) - 1} updates")
-    ax.plot(float(w_best[0]), float(b_best), "*", color=PALETTE[1], ms=14, mec="black",
-            label="least squares")  # fmt: skip
+    ax.plot(
+        float(w_best[0]),
+        float(b_best),
+        "*",
+        color=PALETTE[1],
+        ms=14,
+        mec="black",
+        label="least squares",
+    )
     ax.set_xlabel("weight w")
     ax.set_ylabel("bias b")
     ax.set_title(f"linear dataset: mini-batch SGD by hand, batch {batch}, lr {lr:g}")
@@ -80,14 +99,22 @@ def end_to_end(fast: bool = False, out: Path = Path("lessons/1.6")) -> DemoResul
 
     result = DemoResult(figures=[out / "recap_path.png"])
     result.add("hand loop loss", losses[-1], f"after {epochs} epochs of the hand-made loop")
-    result.add("looplab fit loss", history.last["train_loss"],
-               "looplab.run.fit.fit on the same data and settings (its own shuffling: close, "
-               "not equal)")  # fmt: skip
+    result.add(
+        "looplab fit loss",
+        history.last["train_loss"],
+        "looplab.run.fit.fit on the same data and settings (its own shuffling: close, not equal)",
+    )
     result.add("least-squares loss", best, "the closed form: the floor both approach")
-    result.add("|w - w_lstsq|", abs(float(w[0] - w_best[0])),
-               "the hand loop's slope vs the closed form's: SGD noise keeps it near, not on it")  # fmt: skip
-    result.add("gradient check", check,
-               "relative error of the hand gradient vs central differences, at the final weights")  # fmt: skip
+    result.add(
+        "|w - w_lstsq|",
+        abs(float(w[0] - w_best[0])),
+        "the hand loop's slope vs the closed form's: SGD noise keeps it near, not on it",
+    )
+    result.add(
+        "gradient check",
+        check,
+        "relative error of the hand gradient vs central differences, at the final weights",
+    )
     return result
 
 
@@ -137,24 +164,32 @@ def _fit_cases() -> list[Case]:
 def _judge_fit(got: Outputs, args: Args) -> Verdict | None:
     """Close to the least-squares solution (noise-free data: every batch's gradient is zero
     there, so SGD converges to it)."""
-    X, y, lr, epochs, size, _ = args
+    X, y = args[0], args[1]
     w_best, b_best = least_squares(X, y)  # the oracle: torch.linalg.lstsq
     w, b = got["w"].double(), got["b"].double()
     if w.shape != w_best.shape or b.shape != ():
-        shapes = f"w has shape {tuple(w.shape)} and b {tuple(b.shape)}, not {tuple(w_best.shape)} and ()"
+        shapes = (
+            f"w has shape {tuple(w.shape)} and b {tuple(b.shape)}, not {tuple(w_best.shape)} and ()"
+        )
         return shapes, "w is (d,) (one weight per column of X), b a scalar tensor"
     gap = max(float((w - w_best).abs().max()), float((b - b_best).abs()))
     if gap < 2e-3:
         return None
     loss = float(((X.double() @ w + b - y.double()) ** 2).mean())
     start = float((y.double() ** 2).mean())  # the loss at w = 0, b = 0
-    what = (f"(w, b) is {gap:.3g} from the least-squares solution (torch.linalg.lstsq); the "
-            f"loss is {loss:.3g}, it was {start:.3g} at the start")  # fmt: skip
+    what = (
+        f"(w, b) is {gap:.3g} from the least-squares solution (torch.linalg.lstsq); the "
+        f"loss is {loss:.3g}, it was {start:.3g} at the start"
+    )
     if not np.isfinite(loss) or loss > start:
-        return what, ("the loss grew: step against the gradient (w - lr * dw), and average "
-                      "over the batch (2/B X.T @ r), do not sum")  # fmt: skip
-    return what, ("not there yet: does every epoch visit every row, including the last short "
-                  "batch, with a fresh shuffle?")  # fmt: skip
+        return what, (
+            "the loss grew: step against the gradient (w - lr * dw), and average "
+            "over the batch (2/B X.T @ r), do not sum"
+        )
+    return what, (
+        "not there yet: does every epoch visit every row, including the last short "
+        "batch, with a fresh shuffle?"
+    )
 
 
 FIT_LINE_SGD = Exercise(

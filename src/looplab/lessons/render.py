@@ -63,7 +63,8 @@ def notebook(lesson: Lesson, fast: bool = True) -> Any:
             "## What to look at\n\n" + "\n".join(f"- {item}" for item in lesson.look_at)
         ),
         nbf.new_code_cell(
-            "from pathlib import Path\n\nimport torch\nfrom IPython.display import Image, display\n\n"
+            "from pathlib import Path\n\nimport torch\n"
+            "from IPython.display import Image, display\n\n"
             "torch.set_num_threads(1)  # small models: one thread is fastest\n"
             f"FAST = {fast}  # False: the full settings of `looplab lesson {lesson.id}`"
         ),
@@ -85,7 +86,11 @@ def notebook(lesson: Lesson, fast: bool = True) -> Any:
         code = "\n".join(ex.imports) + "\n\n\n" + starter_function(ex)
         cells.append(nbf.new_code_cell(f'{code}\n\ncheck("{ex.id}", {ex.function})'))
     nb = nbf.new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     return nb
 
 
