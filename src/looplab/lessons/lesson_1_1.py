@@ -39,6 +39,7 @@ def the_five_lines(fast: bool = False, out: Path = Path("lessons/1.1")) -> DemoR
 
     with torch.no_grad():
         losses = [float(loss_fn(model(X), y))]  # the whole training split, before training
+    batch_losses = []  # the loss of every update's batch
     for _ in range(epochs):
         for xb, yb in batches.epoch():  # shuffled mini-batches of 32 rows
             logits = model(xb)  # 1. forward: predictions, (batch, 1)
@@ -46,6 +47,7 @@ def the_five_lines(fast: bool = False, out: Path = Path("lessons/1.1")) -> DemoR
             optimizer.zero_grad()  # 3. forget the last step's gradients
             loss.backward()  # 4. backward: dL/dw and dL/db into .grad
             optimizer.step()  # 5. update: w <- w - lr * dL/dw
+            batch_losses.append(loss.item())
         with torch.no_grad():
             losses.append(float(loss_fn(model(X), y)))
 
@@ -63,10 +65,15 @@ def the_five_lines(fast: bool = False, out: Path = Path("lessons/1.1")) -> DemoR
     best = float(((X[:, 0].double() * w_best[0] + b_best - y.double()) ** 2).mean())
 
     fig, ax = new_figure()
-    ax.plot(range(epochs + 1), losses, marker="o", ms=3, color=PALETTE[0], label="the five lines")
+    per_epoch = len(batches)  # updates per epoch
+    updates = range(1, len(batch_losses) + 1)
+    ax.plot(updates, batch_losses, lw=0.8, color=PALETTE[5], label="loss of each update's batch")
+    ends = [epoch * per_epoch for epoch in range(1, epochs + 1)]
+    ax.plot(ends, losses[1:], "o", color=PALETTE[0], label="whole training split, after each epoch")
     ax.axhline(best, color=PALETTE[3], ls="--", label="best line (lstsq)")
     ax.set_yscale("log")
-    ax.set_xlabel("epoch")
+    ax.set_xscale("log")  # the first epoch in detail, the later ones compressed
+    ax.set_xlabel(f"update (optimizer step; {per_epoch} per epoch)")
     ax.set_ylabel("training loss (MSE)")
     ax.set_title(f"linear dataset, nn.Linear(1, 1), SGD lr 0.1, batch 32, {len(X)} rows")
     ax.legend()
@@ -326,8 +333,9 @@ LESSON = Lesson(
         r"g = \nabla_\theta L(\theta), \qquad \theta \leftarrow \theta - \eta\, g",
     ),
     look_at=(
-        "loss_falls.png: the loss drops fast, then flattens at the dashed line, the best any "
-        "line can do (the noise in the data)",
+        "loss_falls.png: the loss drops within the first dozen or so updates; then each "
+        "batch's loss scatters around the dashed line, the best any line can do (the noise "
+        "in the data), and the whole split's loss sits on it",
         "the loop's weights equal looplab.loop.fit's exactly: fit is these five lines plus "
         "bookkeeping on named events",
         "without_zero_grad.png: leave out one line and old gradients pile up into every step",

@@ -30,7 +30,8 @@ def hand_loop_vs_lstsq(fast: bool = False, out: Path = Path("lessons/1.2")) -> D
 
     fig, ax = new_figure()
     gap = [loss - best_loss for loss in fit.losses]  # how far above the optimum each step is
-    ax.semilogy(range(len(gap)), [max(v, 1e-16) for v in gap], color=PALETTE[0])
+    shown = [(step, v) for step, v in enumerate(gap) if v > 1e-15]  # above float64 rounding
+    ax.semilogy(*zip(*shown, strict=True), color=PALETTE[0])
     ax.set_xlabel("step (one full-batch update)")
     ax.set_ylabel("L(w, b) - L(lstsq optimum)")
     ax.set_title(f"hand-derived gradient descent, {n} rows x 3 features, lr 0.1")

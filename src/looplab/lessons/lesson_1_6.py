@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from matplotlib.colors import LogNorm
 from torch import Tensor
 
 from looplab.config import Config
@@ -72,13 +73,10 @@ def end_to_end(fast: bool = False, out: Path = Path("lessons/1.6")) -> DemoResul
     bs = torch.linspace(float(b_best) - 1.5, float(b_best) + 1.5, 41 if fast else 101)
     grid = loss_grid(X[:, 0], y, ws, bs)  # (len(bs), len(ws)): 1.4.1
     fig, ax = new_figure(6.4, 5.0)
-    ax.contourf(
-        ws.numpy(),
-        bs.numpy(),
-        grid.numpy(),
-        levels=np.geomspace(float(grid.min()), float(grid.max()), 20),
-        cmap="viridis",
-    )
+    ax.grid(False)
+    levels = np.geomspace(float(grid.min()), float(grid.max()), 20)  # log-spaced: floor and walls
+    filled = ax.contourf(ws.numpy(), bs.numpy(), grid.numpy(), levels=levels, norm=LogNorm())
+    fig.colorbar(filled, ax=ax, label="training loss (MSE, log scale)", format="%.3g")
     p = np.array(path)
     ax.plot(p[:, 0], p[:, 1], color="white", lw=0.8, label=f"hand loop, {len(p) - 1} updates")
     ax.plot(
