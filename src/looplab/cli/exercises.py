@@ -15,6 +15,7 @@ from looplab.cli.output import console
 if TYPE_CHECKING:
     from looplab.lessons.checking import CheckResult
     from looplab.lessons.exercise import Exercise
+    from looplab.lessons.progress import Progress
 
 EXERCISES = Path("exercises")
 
@@ -94,7 +95,8 @@ def check(
 
     _check_once(ex, path, hint, as_json, timeout)
     target = path.resolve()
-    for _ in changes(target.parent, watch_filter=lambda _change, p: Path(p) == target):
+    saved = changes(target.parent, watch_filter=lambda _change, p: Path(p) == target, debounce=300)
+    for _ in saved:
         console.rule(f"{path} changed: checking again")
         _check_once(ex, path, False, as_json, timeout)
 
@@ -107,21 +109,19 @@ def _check_once(ex: Exercise, path: Path, hint: bool, as_json: bool, timeout: fl
     progress = Progress.load()
     if result.status == "pass":
         progress.mark_passed(ex.id)
+        progress.save()  # kept before anything is printed: an interrupt cannot lose it
     if as_json:
         sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
     else:
         _report(ex, result, progress, hint)
-    progress.save()
+        progress.save()  # the hints shown
     sys.stdout.flush()
     return result.status == "pass"
 
 
-def _report(ex: Exercise, result: CheckResult, progress: object, more: bool) -> None:
+def _report(ex: Exercise, result: CheckResult, progress: Progress, more: bool) -> None:
     """Print the verdict; on failure the first failed test, and one hint (``more``: the next
-    of the ordered hints, remembered in the progress file)."""
-    from looplab.lessons.progress import Progress
-
-    assert isinstance(progress, Progress)
+    of the ordered hints, counted in ``progress``)."""
     if result.status == "pass":
         console.print(
             f"[green]pass[/]: {ex.id} {ex.function} passes all {len(result.tests)} "
