@@ -213,10 +213,21 @@ def test_check_watch_rechecks_on_save(here: Path) -> None:
     run(["exercise", "1.1.1"])
     path = here / "exercises" / "ex_1_1_1.py"
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
-    command = [sys.executable, "-c", "from looplab.cli import main; main()", "check", "1.1.1", "--watch"]  # fmt: skip
-    proc = subprocess.Popen(command, cwd=here, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    command = [
+        sys.executable,
+        "-c",
+        "from looplab.cli import main; main()",
+        "check",
+        "1.1.1",
+        "--watch",
+    ]
+    proc = subprocess.Popen(
+        command, cwd=here, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()  # type: ignore[union-attr]
+    assert proc.stdout is not None
+    stdout = proc.stdout
+    threading.Thread(target=lambda: [lines.put(line) for line in stdout], daemon=True).start()
 
     def wait_for(words: str, seconds: float = 60) -> list[str]:
         seen, deadline = [], time.monotonic() + seconds

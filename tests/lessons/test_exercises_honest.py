@@ -323,8 +323,11 @@ def test_every_exercise_has_a_planted_mistake() -> None:
     assert set(PLANTED) == set(IDS)
 
 
-@pytest.mark.parametrize(("exercise_id", "body", "words"), PLANTED_CASES,
-                         ids=[f"{c[0]}-{c[2][:24]}" for c in PLANTED_CASES])  # fmt: skip
+@pytest.mark.parametrize(
+    ("exercise_id", "body", "words"),
+    PLANTED_CASES,
+    ids=[f"{c[0]}-{c[2][:24]}" for c in PLANTED_CASES],
+)
 def test_a_planted_mistake_fails_with_the_hint_that_names_it(
     exercise_id: str, body: str, words: str, tmp_path: Path
 ) -> None:
