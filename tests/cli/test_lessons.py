@@ -227,7 +227,12 @@ def test_check_watch_rechecks_on_save(here: Path) -> None:
     lines: queue.Queue[str] = queue.Queue()
     assert proc.stdout is not None
     stdout = proc.stdout
-    threading.Thread(target=lambda: [lines.put(line) for line in stdout], daemon=True).start()
+
+    def read() -> None:
+        for line in stdout:
+            lines.put(line)
+
+    threading.Thread(target=read, daemon=True).start()
 
     def wait_for(words: str, seconds: float = 60) -> list[str]:
         seen, deadline = [], time.monotonic() + seconds
