@@ -234,7 +234,7 @@ def test_check_watch_rechecks_on_save(here: Path) -> None:
 
     threading.Thread(target=read, daemon=True).start()
 
-    def wait_for(words: str, seconds: float = 60) -> list[str]:
+    def wait_for(words: str, seconds: float = 180) -> list[str]:  # generous: busy machines
         seen, deadline = [], time.monotonic() + seconds
         while time.monotonic() < deadline:
             try:

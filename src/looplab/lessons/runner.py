@@ -1,8 +1,10 @@
 """Run a learner's file in a subprocess with a time limit, and bring back the check's record.
 
-The child (``python -m looplab.lessons.runner ID FILE OUT``) imports torch and the lesson, says
-``ready`` on stdout, and only then loads the learner's file: the time limit counts the
-learner's code, not torch's import. A loop that never ends is killed and reported in words.
+The child (``python -m looplab.lessons.runner ID FILE OUT``) imports torch and the lesson, runs
+the reference once (torch imports parts of itself, e.g. ``torch._dynamo`` for ``torch.optim``,
+on first use: seconds on a busy machine), says ``ready`` on stdout, and only then loads the
+learner's file: the time limit counts the learner's code, not torch's imports. A loop that
+never ends is killed and reported in words.
 """
 
 from __future__ import annotations
@@ -97,9 +99,11 @@ def run_check(exercise_id: str, path: Path, timeout: float = DEFAULT_TIMEOUT) ->
 def main(argv: list[str]) -> int:
     """The child: ``ID FILE OUT``."""
     from looplab.lessons.catalogue import exercise
+    from looplab.lessons.checking import check_function
 
     exercise_id, file, out = argv
     ex = exercise(exercise_id)
+    check_function(ex, ex.solution)  # warm up: torch imports parts of itself on first use
     print(READY, flush=True)
     result = check_file(ex, Path(file))
     write_atomic(Path(out), json.dumps(result.to_dict()).encode())
