@@ -36,3 +36,12 @@ if os.environ.get("CI"):
 def quick_config(tmp_path: Path) -> Config:
     """The default job shrunk to run in well under a second, writing under tmp_path."""
     return Config(epochs=5, n=200, out=str(tmp_path)).validate()
+
+
+@pytest.fixture(autouse=True)
+def private_data_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every test keeps the learner's progress file in its own temporary directory, never in
+    the user's data directory."""
+    monkeypatch.setenv("LOOPLAB_DATA_DIR", str(tmp_path_factory.mktemp("looplab-data")))

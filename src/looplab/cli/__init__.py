@@ -24,9 +24,11 @@ app = typer.Typer(
 # Each module adds its commands to `app` when imported.
 from looplab.cli import (  # noqa: E402, F401
     compare,
+    exercises,
     gradcheck,
     info,
     landscape,
+    lessons,
     lr_find,
     predict,
     regularize,

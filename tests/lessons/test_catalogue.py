@@ -1,0 +1,90 @@
+"""The catalogue of 22 lessons, the shape every lesson module has, and adding a lesson as one
+new module."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import looplab.lessons
+from looplab.cli import run
+from looplab.lessons.catalogue import CATALOGUE, MODULES, entry, written
+from looplab.lessons.lesson import Lesson
+
+
+def test_the_catalogue_has_the_22_lessons_of_the_course_in_order() -> None:
+    ids = [row.id for row in CATALOGUE]
+    assert ids == [f"1.{i}" for i in range(1, 7)] + [f"2.{i}" for i in range(1, 8)] + [
+        f"3.{i}" for i in range(1, 10)
+    ]
+    assert {row.module for row in CATALOGUE} == set(MODULES)
+    assert all(row.minutes > 0 and row.title for row in CATALOGUE)
+
+
+@pytest.mark.parametrize("lesson", written(), ids=lambda lesson: lesson.id)
+def test_a_written_lesson_has_the_common_shape_and_matches_its_row(lesson: Lesson) -> None:
+    row = entry(lesson.id)
+    assert (lesson.title, lesson.minutes) == (row.title, row.minutes)
+    assert lesson.eli5 and len(lesson.equations) >= 2 and lesson.look_at and lesson.demos
+    assert [ex.id for ex in lesson.exercises] == [
+        f"{lesson.id}.{k}" for k in range(1, len(lesson.exercises) + 1)
+    ]
+    declared = {f for demo in lesson.demos for f in demo.figures}
+    for item in lesson.look_at:  # a figure named in "what to look at" is one a demo draws
+        named = item.split(":")[0]
+        if named.endswith(".png"):
+            assert named in declared, named
+
+
+NEW_LESSON = '''
+"""A lesson written by someone else: one new module."""
+
+from pathlib import Path
+
+import torch
+
+from looplab.lessons.lesson import Demo, DemoResult, Lesson
+
+
+def activations(fast: bool = False, out: Path = Path("lessons/2.4")) -> DemoResult:
+    """tanh squashes, relu cuts."""
+    x = torch.linspace(-3, 3, 7)
+    result = DemoResult()
+    result.add("max tanh", float(torch.tanh(x).max()), "tanh never reaches 1")
+    return result
+
+
+LESSON = Lesson(
+    id="2.4",
+    title="The role of activations",
+    minutes=20,
+    eli5="Bends make curves.",
+    equations=(r"\\tanh(x)", r"\\max(0, x)"),
+    look_at=("the numbers",),
+    demos=(Demo("activations", activations),),
+)
+'''
+
+
+def test_adding_a_lesson_is_one_new_module(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    extra = tmp_path / "more_lessons"
+    extra.mkdir()
+    (extra / "lesson_2_4.py").write_text(textwrap.dedent(NEW_LESSON))
+    monkeypatch.setattr(looplab.lessons, "__path__", [*looplab.lessons.__path__, str(extra)])
+    monkeypatch.chdir(tmp_path)
+    try:
+        assert entry("2.4").written
+        assert run(["lessons"]) == 0
+        line = next(ln for ln in capsys.readouterr().out.splitlines() if " 2.4 " in ln)
+        assert "0 / 0" in line and "coming" not in line
+        assert run(["lesson", "2.4", "--fast"]) == 0
+        out = capsys.readouterr().out
+        assert "Lesson 2.4: The role of activations" in out
+        assert "max tanh" in out and "0.9951" in out  # tanh(3)
+    finally:
+        sys.modules.pop("looplab.lessons.lesson_2_4", None)
