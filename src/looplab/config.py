@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,7 @@ class Config:
     val_fraction: float = 0.2
     test_fraction: float = 0.0
     standardize: bool = True
+    standardize_target: bool = True  # regression: learn (y - mean) / std, report in y's units
     # model
     model: str = "mlp"
     hidden: list[int] = field(default_factory=lambda: [16, 16])
@@ -184,6 +186,9 @@ HELP: dict[str, str] = {
     "val_fraction": "fraction of rows for validation",
     "test_fraction": "fraction of rows for the test split",
     "standardize": "standardize features with the training split's mean and std",
+    "standardize_target": "regression: standardize the target with the training split's mean "
+    "and std (the loss is then MSE on the standardized target; predictions and MAE are in the "
+    "target's units)",
     "model": " | ".join(MODELS),
     "hidden": "hidden layer widths, e.g. 16,16",
     "activation": " | ".join(ACTIVATIONS),
@@ -217,6 +222,53 @@ HELP: dict[str, str] = {
     "out": "directory the run directory is created in",
     "name": "name of the run directory (default: dataset-model-time)",
 }
+
+
+def _csv(c: Config, task: str | None) -> bool:
+    return c.dataset.startswith("csv:")
+
+
+# When a field matters to a run, given the config and the data's task (None: not known yet).
+# A field not listed here always matters. The report's configuration shows only the fields that
+# matter (config.toml keeps every field, so a run is reproduced from it exactly).
+APPLIES: dict[str, Callable[[Config, str | None], bool]] = {
+    "n": lambda c, task: not _csv(c, task),
+    "noise": lambda c, task: not _csv(c, task),
+    "target": _csv,
+    "drop": _csv,
+    "impute": _csv,
+    "task": _csv,
+    "standardize_target": lambda c, task: task in (None, "regression"),
+    "hidden": lambda c, task: c.model == "mlp",
+    "activation": lambda c, task: c.model == "mlp" and bool(c.hidden),
+    "dropout": lambda c, task: c.model == "mlp" and bool(c.hidden),
+    "norm": lambda c, task: c.model == "mlp" and bool(c.hidden),
+    "residual": lambda c, task: c.model == "mlp" and bool(c.hidden),
+    "init_scale": lambda c, task: c.init in ("normal", "constant", "uniform"),
+    "momentum": lambda c, task: c.optimizer in ("momentum", "nesterov"),
+    "warmup": lambda c, task: c.schedule in ("cosine", "warmup_cosine", "one_cycle"),
+    "drop_last": lambda c, task: c.batch_size != "full",
+    "threads": lambda c, task: c.threads > 0,  # 0: torch's default
+    "checkpoint_every": lambda c, task: c.checkpoint_every > 0,  # 0: only at the end
+    "checkpoint_steps": lambda c, task: c.checkpoint_steps > 0,  # 0: off
+}
+
+
+def applicable(config: Config, task: str | None = None) -> dict[str, Any]:
+    """The fields that matter to a run of ``config`` on data of ``task`` (see :data:`APPLIES`),
+    as :meth:`Config.to_dict` gives them."""
+    return {
+        name: value
+        for name, value in config.to_dict().items()
+        if name not in APPLIES or APPLIES[name](config, task)
+    }
+
+
+def toml_value(value: Any) -> str:
+    """A value as it is written in a TOML file: ``[16, 16]``, ``"moons"``, ``true``, ``0.01``."""
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    return tomli_w.dumps({"v": value}).removeprefix("v = ").strip()
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -356,15 +408,18 @@ def make_config(file: Path | None = None, **flags: object) -> Config:
 
 __all__ = [
     "ACTIVATIONS",
+    "APPLIES",
     "INITS",
     "MODELS",
     "OPTIMIZERS",
     "SCHEDULES",
     "Config",
     "Task",
+    "applicable",
     "coerce",
     "field_names",
     "from_dict",
     "load_toml",
     "make_config",
+    "toml_value",
 ]

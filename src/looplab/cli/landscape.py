@@ -109,9 +109,10 @@ def _linear(
     from looplab.plots.style import save
     from looplab.run.directory import create_run_dir
 
-    config = load_config(
-        dataset=dataset, model="linear", optimizer="sgd", lr=lr, epochs=epochs, seed=seed
-    )
+    config = load_config(  # the bowl over (w, b) of y itself: its target is not standardized
+        dataset=dataset, model="linear", optimizer="sgd", lr=lr, epochs=epochs, seed=seed,
+        standardize_target=False,
+    )  # fmt: skip
     sizes = _parse_batch_sizes(batch_sizes)
     with err_console.status("training linear regression once per batch size"):
         land = linear_landscape(config, sizes)

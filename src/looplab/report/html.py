@@ -22,6 +22,7 @@ from looplab.report.sections import (
     confusion_section,
     curves_section,
     learned_section,
+    linear_section,
     metrics_section,
     summary_section,
 )
@@ -34,6 +35,7 @@ SECTIONS: list[Callable[[TrainResult], Section | None]] = [
     curves_section,
     schedule_section,
     learned_section,
+    linear_section,
     confusion_section,
     summary_section,
     diagnoses_section,
