@@ -17,6 +17,7 @@ from typing import Any
 import tomli_w
 
 from looplab.errors import ConfigError, one_of
+from looplab.files import check_portable_name
 from looplab.task import Task
 
 MODELS = ("mlp", "linear")
@@ -158,6 +159,8 @@ class Config:
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ConfigError(f"{name} must be a whole number >= 0, got {value!r}")
         _positive_int("keep_checkpoints", self.keep_checkpoints)
+        if self.name is not None:
+            check_portable_name(self.name)
         return self
 
     def to_dict(self) -> dict[str, Any]:

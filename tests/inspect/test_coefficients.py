@@ -40,12 +40,14 @@ def test_a_network_with_hidden_layers_has_no_coefficients() -> None:
 def test_on_linear_data_the_raw_weight_is_3_and_the_bias_1_as_least_squares_says(
     tmp_path: object,
 ) -> None:
-    config = Config(dataset="linear", model="linear", optimizer="sgd", lr=0.5,
-                    batch_size="full", epochs=200)  # fmt: skip
+    config = Config(
+        dataset="linear", model="linear", optimizer="sgd", lr=0.5, batch_size="full", epochs=200
+    )
     result = train(config, write=False)
     data = result.data
-    coef = linear_coefficients(result.model, data.preprocessor, data.feature_names,
-                               output_names(data.task, [], "y"))  # fmt: skip
+    coef = linear_coefficients(
+        result.model, data.preprocessor, data.feature_names, output_names(data.task, [], "y")
+    )
     assert coef is not None
     raw = load_dataset("linear", seed=config.seed)
     train_idx, _, _ = split_indices(raw, config.val_fraction, 0.0, config.seed)
@@ -60,9 +62,25 @@ def test_on_linear_data_the_raw_weight_is_3_and_the_bias_1_as_least_squares_says
 def test_train_prints_the_coefficients_and_the_report_shows_them(
     tmp_path: object, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    args = ["train", "--dataset", "linear", "--model", "linear", "--optimizer", "sgd", "--lr",
-            "0.5", "--batch-size", "full", "--epochs", "200", "--out", str(tmp_path),
-            "--name", "lin"]  # fmt: skip
+    args = [
+        "train",
+        "--dataset",
+        "linear",
+        "--model",
+        "linear",
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "0.5",
+        "--batch-size",
+        "full",
+        "--epochs",
+        "200",
+        "--out",
+        str(tmp_path),
+        "--name",
+        "lin",
+    ]
     assert run(args) == 0
     out = capsys.readouterr().out
     line = next(row for row in out.splitlines() if "w x" in row)

@@ -14,8 +14,25 @@ from looplab.loop.history import History
 from looplab.run.evaluation import evaluate_splits, kept_epoch
 from looplab.run.saved import load_run
 
-ARGS = ["train", "--dataset", "moons", "--n", "300", "--noise", "0.3", "--hidden", "64,64",
-        "--lr", "0.05", "--epochs", "60", "--patience", "4", "--test-fraction", "0.2"]  # fmt: skip
+ARGS = [
+    "train",
+    "--dataset",
+    "moons",
+    "--n",
+    "300",
+    "--noise",
+    "0.3",
+    "--hidden",
+    "64,64",
+    "--lr",
+    "0.05",
+    "--epochs",
+    "60",
+    "--patience",
+    "4",
+    "--test-fraction",
+    "0.2",
+]
 
 
 def printed_table(out: str) -> dict[str, list[float]]:
@@ -44,16 +61,20 @@ def test_terminal_and_report_show_the_saved_models_metrics_after_early_stopping(
     out = capsys.readouterr().out
     run_dir = tmp_path / "es"
     history = History.from_csv(run_dir / "history.csv")
-    note = next(line for line in (run_dir / "messages.txt").read_text().splitlines()
-                if line.startswith("early stopping"))  # fmt: skip
+    note = next(
+        line
+        for line in (run_dir / "messages.txt").read_text().splitlines()
+        if line.startswith("early stopping")
+    )
     best = int(re.search(r"restored the weights of epoch (\d+)", note).group(1))  # type: ignore[union-attr]
     assert best < len(history)  # the case that matters: the last epoch is not the kept one
     assert kept_epoch(history, patience=4) == best
     saved = load_run(run_dir)
     assert saved.config is not None
     oracle = evaluate_splits(saved.model, load_prepared(saved.config))
-    expected = {m: [oracle[s][m] for s in ("train", "validation", "test")]
-                for m in ("loss", "accuracy")}  # fmt: skip
+    expected = {
+        m: [oracle[s][m] for s in ("train", "validation", "test")] for m in ("loss", "accuracy")
+    }
     shown = printed_table(out)
     page = report_table((run_dir / "report.html").read_text())
     for metric, values in expected.items():
@@ -73,8 +94,10 @@ def test_the_report_has_no_test_column_without_a_test_split(tmp_path: Path) -> N
 
 
 def test_kept_epoch_is_the_first_lowest_validation_loss_or_the_last_epoch() -> None:
-    rows = [{"epoch": float(e), "train_loss": 1.0, "val_loss": v}
-            for e, v in enumerate([0.9, 0.5, float("nan"), 0.5, 0.7], start=1)]  # fmt: skip
+    rows = [
+        {"epoch": float(e), "train_loss": 1.0, "val_loss": v}
+        for e, v in enumerate([0.9, 0.5, float("nan"), 0.5, 0.7], start=1)
+    ]
     assert kept_epoch(History(rows), patience=2) == 2
     assert kept_epoch(History(rows), patience=0) == 5
     assert kept_epoch(History(), patience=3) == 0

@@ -32,8 +32,14 @@ def write_table(path: Path, n: int, seed: int = 0) -> Path:
 
 
 def table_config(path: Path, tmp_path: Path, **changes: object) -> Config:
-    base = dict(dataset=f"csv:{path}", target="employed", model="linear", batch_size="full",
-                out=str(tmp_path), lr=0.05)  # fmt: skip
+    base = dict(
+        dataset=f"csv:{path}",
+        target="employed",
+        model="linear",
+        batch_size="full",
+        out=str(tmp_path),
+        lr=0.05,
+    )
     return Config(**{**base, **changes}).validate()  # type: ignore[arg-type]
 
 

@@ -98,12 +98,17 @@ def write_sweep(
                 ]
             )
     base.save(files["config.toml"])
+    names = [a.name for a in axes]
     figures = {
         "loss.png": band_curves(
-            outcomes, loss, f"{_pretty(loss)} (mean per example)", f"{_pretty(loss)} — {title}"
+            outcomes,
+            loss,
+            f"{_pretty(loss)} (mean per example)",
+            f"{_pretty(loss)} — {title}",
+            names,
         ),
         "metric.png": band_curves(
-            outcomes, metric, _pretty(metric), f"{_pretty(metric)} — {title}"
+            outcomes, metric, _pretty(metric), f"{_pretty(metric)} — {title}", names
         ),
         "final.png": final_metric_bars(
             summaries, f"final {_pretty(metric)}", f"Final {_pretty(metric)} (mean ± std) — {title}"
