@@ -238,6 +238,7 @@ APPLIES: dict[str, Callable[[Config, str | None], bool]] = {
     "n": lambda c, task: not _csv(c, task),
     "noise": lambda c, task: not _csv(c, task),
     "target": _csv,
+    "sep": _csv,
     "drop": _csv,
     "impute": _csv,
     "task": _csv,
@@ -251,7 +252,7 @@ APPLIES: dict[str, Callable[[Config, str | None], bool]] = {
     "momentum": lambda c, task: c.optimizer in ("momentum", "nesterov"),
     "warmup": lambda c, task: c.schedule in ("cosine", "warmup_cosine", "one_cycle"),
     "drop_last": lambda c, task: c.batch_size != "full",
-    "threads": lambda c, task: c.threads > 0,  # 0: torch's default
+    "threads": lambda c, task: c.threads > 0,  # 0: chosen by the run
     "checkpoint_every": lambda c, task: c.checkpoint_every > 0,  # 0: only at the end
     "checkpoint_steps": lambda c, task: c.checkpoint_steps > 0,  # 0: off
 }

@@ -39,6 +39,7 @@ NONE_DEFAULTS = {
     "n": "the dataset's",
     "noise": "the dataset's",
     "target": "none",
+    "sep": "detected from the file",
     "name": "DATASET-MODEL-TIME",
 }
 
