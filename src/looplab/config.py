@@ -185,7 +185,7 @@ HELP: dict[str, str] = {
     "drop": "CSV columns to leave out, comma-separated",
     "impute": "rows with missing values: " + " | ".join(IMPUTE),
     "task": "task of a CSV target: " + " | ".join(TASKS),
-    "sep": "separator of a CSV file: , ; tab space | (default: detected from the file)",
+    "sep": "separator of a CSV file: , ; tab space |",
     "val_fraction": "fraction of rows for validation",
     "test_fraction": "fraction of rows for the test split",
     "standardize": "standardize features with the training split's mean and std",
@@ -223,7 +223,7 @@ HELP: dict[str, str] = {
     "keep_checkpoints": "how many checkpoints to keep",
     "on_nan": "when the loss becomes NaN: " + " | ".join(ON_NAN),
     "out": "directory the run directory is created in",
-    "name": "name of the run directory (default: dataset-model-time)",
+    "name": "name of the run directory",
 }
 
 
