@@ -157,6 +157,6 @@ def predicted_vs_true(
     ax.set_xlabel(f"true {target_name}")
     ax.set_ylabel(f"predicted {target_name}")
     ax.set_aspect("equal", adjustable="datalim")
-    ax.set_title(wrapped(f"{title}\nR$^2$ = {r2_score(truth, predicted):.4g}"))
+    ax.set_title(wrapped(f"{title}, R$^2$ = {r2_score(truth, predicted):.4g}"))
     ax.legend(loc="upper left")
     return fig

@@ -10,7 +10,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from looplab.experiments.regularization import RemedyResult
-from looplab.plots.style import PALETTE, new_figure, wrapped
+from looplab.plots.style import PALETTE, new_figure
 
 
 def gap_bars(results: Sequence[RemedyResult], title: str) -> Figure:
@@ -32,6 +32,6 @@ def gap_bars(results: Sequence[RemedyResult], title: str) -> Figure:
     ax.margins(x=0.18)  # room for the gap labels
     ax.grid(True, axis="x", alpha=0.3)
     ax.grid(False, axis="y")
-    ax.set_title(wrapped(title, 70), fontsize=10)
-    ax.legend(loc="lower right", fontsize=8)
+    fig.suptitle(title, fontsize=10)  # the figure's width: the remedy names take the axes'
+    fig.legend(loc="outside lower center", ncols=2, fontsize=8)  # never over a bar
     return fig
