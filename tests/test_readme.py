@@ -34,7 +34,7 @@ def readme_commands() -> list[str]:
 
 def is_long(command: str) -> bool:
     words = shlex.split(command)  # uv run looplab SUBCOMMAND ...
-    return words[3:4] != [] and words[3] in LONG or any(flag in words for flag in LONG_FLAGS)
+    return bool(set(words[3:4]) & set(LONG)) or any(flag in words for flag in LONG_FLAGS)
 
 
 def run_tour(commands: list[str], folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
