@@ -403,6 +403,17 @@ def load_toml(path: Path) -> dict[str, Any]:
     return flat
 
 
+# Fields added after runs were first saved, with the value that reproduces a run saved before
+# them: a run's config.toml or checkpoint without the field gets this value, not today's default.
+BEFORE_FIELD: dict[str, object] = {"standardize_target": False}
+
+
+def from_saved(values: dict[str, Any]) -> Config:
+    """The config a run was saved with (its ``config.toml`` or a checkpoint's), read so that an
+    older run keeps computing what it computed (see :data:`BEFORE_FIELD`)."""
+    return from_dict({**BEFORE_FIELD, **values})
+
+
 def make_config(file: Path | None = None, **flags: object) -> Config:
     """Defaults, then the TOML ``file``, then ``flags`` (None means 'not given'); validated."""
     values: dict[str, Any] = load_toml(file) if file is not None else {}
@@ -423,6 +434,7 @@ __all__ = [
     "coerce",
     "field_names",
     "from_dict",
+    "from_saved",
     "load_toml",
     "make_config",
     "toml_value",

@@ -91,3 +91,23 @@ def test_a_model_file_without_target_statistics_predicts_raw_outputs(tmp_path: P
     with torch.no_grad():
         raw = saved.model(saved.preprocessor.transform(torch.tensor([[0.5]])))
     assert predictions.values[0][0] == pytest.approx(float(raw[0, 0]), rel=1e-6)
+
+
+def test_a_run_saved_before_standardized_targets_keeps_its_raw_target(tmp_path: Path) -> None:
+    from looplab.run.resume import resume_config, saved_config
+
+    config = Config(dataset="linear", epochs=3, standardize_target=False, out=str(tmp_path))
+    result = train(config.replace(name="old"))
+    assert result.run_dir is not None
+    toml = result.run_dir / "config.toml"
+    lines = toml.read_text().splitlines()
+    toml.write_text("\n".join(line for line in lines if "standardize_target" not in line))
+    assert "standardize_target" not in toml.read_text()  # as an older looplab wrote it
+    saved = load_run(result.run_dir)
+    assert saved.config is not None and saved.config.standardize_target is False
+    assert resume_config(result.run_dir, None, {"epochs": 5}).standardize_target is False
+    old_payload = {
+        "config": {k: v for k, v in config.to_dict().items() if k != "standardize_target"}
+    }
+    assert saved_config(old_payload).standardize_target is False
+    assert Config().standardize_target is True  # new runs standardize
