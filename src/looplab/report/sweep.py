@@ -10,7 +10,7 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from looplab.config import Config
+from looplab.config import Config, applicable, toml_value
 from looplab.experiments.sweep import Axis, CellSummary, RunOutcome, markdown, table
 from looplab.plots.style import save
 from looplab.plots.sweep import band_curves, final_metric_bars
@@ -130,7 +130,10 @@ def write_sweep(
         Section("Curves (mean ± std over seeds)", "".join(images)),
         Section(
             "Base configuration",
-            table_html(["field", "value"], [[k, str(v)] for k, v in base.to_dict().items()]),
+            table_html(
+                ["field", "value (TOML)"],
+                [[k, toml_value(v)] for k, v in applicable(base).items()],
+            ),
         ),
     ]
     files["report.html"].write_text(render(f"looplab {title}", sections))
