@@ -19,6 +19,7 @@ from matplotlib.transforms import Bbox
 from sklearn.metrics import r2_score
 
 from looplab.config import Config
+from looplab.data.split import Split
 from looplab.experiments.regularization import RemedyResult
 from looplab.experiments.sweep import RunOutcome, parse_vary, summarize, sweep_points
 from looplab.pipeline import train
@@ -37,12 +38,17 @@ LONG = (
 ) * 2
 
 
+def in_memory(part: object) -> Split:
+    assert isinstance(part, Split)
+    return part
+
+
 def clipped(fig: Figure) -> bool:
     """Whether anything drawn reaches past the figure's edge."""
     fig.canvas.draw()
     drawn = fig.get_tightbbox(fig.canvas.get_renderer())  # type: ignore[attr-defined]
     edge = fig.bbox_inches
-    return Bbox.union([drawn, edge]).bounds != pytest.approx(edge.bounds, abs=0.02)
+    return bool(Bbox.union([drawn, edge]).bounds != pytest.approx(edge.bounds, abs=0.02))
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +82,8 @@ def sweep_outcomes(vary: list[str], seeds: int = 2) -> list[RunOutcome]:
 
 def all_figures(r: TrainResult, s: TrainResult) -> dict[str, Callable[[], Figure]]:
     assert r.run_dir is not None
-    v, sv = r.data.val, s.data.val
-    assert v is not None and sv is not None
+    v, sv = in_memory(r.data.val), in_memory(s.data.val)
+    run_dir = r.run_dir
     pre, h = r.data.preprocessor, r.history
     grid = sweep_outcomes(["batch_size=1,8,32,64", "lr=0.01,0.03,0.1"])
     remedies = [RemedyResult(f"remedy {k}", 0.1 * k, 0.5, 1.0, 0.8, 300) for k in range(7)]
@@ -97,8 +103,8 @@ def all_figures(r: TrainResult, s: TrainResult) -> dict[str, Callable[[], Figure
         "gradient flow": lambda: monitors.gradient_flow(h, LONG),
         "layer stats": lambda: monitors.layer_stats(h, LONG),
         "histograms": lambda: monitors.activation_histograms(
-            load_samples(r.run_dir / ACTIVATIONS_FILE),
-            LONG,  # type: ignore[operator]
+            load_samples(run_dir / ACTIVATIONS_FILE),
+            LONG,
         ),
         "schedule": lambda: schedule_figure({"cosine": [0.1, 0.05, 0.0]}, 1, LONG),
         "sweep curves": lambda: band_curves(grid, "val_loss", "loss", LONG, ["batch_size", "lr"]),
@@ -125,8 +131,13 @@ def test_saving_and_the_report_fold_titles(monkeypatch: pytest.MonkeyPatch, tmp_
     from looplab.report import blocks
 
     folded: list[Figure] = []
-    monkeypatch.setattr(style, "fit_titles", lambda fig: folded.append(fig) or fig)
-    monkeypatch.setattr(blocks, "fit_titles", lambda fig: folded.append(fig) or fig)
+
+    def spy(fig: Figure) -> Figure:
+        folded.append(fig)
+        return fig
+
+    monkeypatch.setattr(style, "fit_titles", spy)
+    monkeypatch.setattr(blocks, "fit_titles", spy)
     fig = schedule_figure({"step": [0.1, 0.1]}, 1, LONG)
     style.save(fig, str(tmp_path / "a.png"))
     other = schedule_figure({"step": [0.1, 0.1]}, 1, LONG)
@@ -135,8 +146,7 @@ def test_saving_and_the_report_fold_titles(monkeypatch: pytest.MonkeyPatch, tmp_
 
 
 def test_the_decision_boundary_says_what_its_colours_are(monitored: TrainResult) -> None:
-    v = monitored.data.val
-    assert v is not None
+    v = in_memory(monitored.data.val)
     fig = predictions.decision_boundary(
         monitored.model, v.X, v.y, "binary", ["no", "yes"], monitored.data.preprocessor, "t"
     )
@@ -144,8 +154,7 @@ def test_the_decision_boundary_says_what_its_colours_are(monitored: TrainResult)
     assert "P(yes)" in bar.get_ylabel()
     assert bar.get_yticklabels()[0].get_text() == "0.0"
     spiral = train(Config(dataset="spiral", epochs=2), write=False)
-    sv = spiral.data.val
-    assert sv is not None
+    sv = in_memory(spiral.data.val)
     fig = predictions.decision_boundary(
         spiral.model,
         sv.X,
@@ -168,8 +177,8 @@ def test_the_fitted_curve_draws_the_true_function_in_data_units(
     dataset: str, formula: str, fn: Callable[[np.ndarray], np.ndarray]
 ) -> None:
     result = train(Config(dataset=dataset, epochs=2), write=False)
-    val, pre = result.data.val, result.data.preprocessor
-    assert val is not None and pre is not None and pre.scales_target
+    val, pre = in_memory(result.data.val), result.data.preprocessor
+    assert pre is not None and pre.scales_target
     fig = predictions.fitted_curve(result.model, val.X, val.y, pre, "t", "x", result.data.truth)
     lines = {str(line.get_label()): line for line in fig.axes[0].get_lines()}
     truth = lines[f"truth: {formula}"]
@@ -196,8 +205,8 @@ def test_predicted_against_true_is_in_target_units_with_its_r2(tmp_path: Path) -
     assert result.report is not None
     html = result.report.read_text()
     assert '<section id="predicted-against-true"><h2>Predicted against true</h2>' in html
-    val, pre = result.data.val, result.data.preprocessor
-    assert val is not None and pre is not None
+    val, pre = in_memory(result.data.val), result.data.preprocessor
+    assert pre is not None
     fig = predictions.predicted_vs_true(result.model, val.X, val.y, pre, "t", "mass")
     with torch.no_grad():
         expected = pre.unscale_target(result.model(val.X)[:, 0]).numpy()
