@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
+from sklearn.metrics import r2_score
 from torch import Tensor, nn
 
 from looplab.data.preprocess import Preprocessor
@@ -129,12 +130,6 @@ def fitted_curve(
     ax.set_title(wrapped(title))
     ax.legend()
     return fig
-
-
-def r2_score(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    r"""$R^2 = 1 - \sum (y - \hat y)^2 / \sum (y - \bar y)^2$ (NaN for a constant target)."""
-    sst = float(((y_true - y_true.mean()) ** 2).sum())
-    return 1 - float(((y_true - y_pred) ** 2).sum()) / sst if sst > 0 else float("nan")
 
 
 def predicted_vs_true(
