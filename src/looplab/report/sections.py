@@ -107,9 +107,10 @@ def linear_section(result: TrainResult) -> Section | None:
     rows = [[o, term, fmt(w), fmt(raw)] for o, term, w, raw in coef.entries()]
     header = ["output", "term", "learned (standardized)", "in the data's units"]
     pre = data.preprocessor
-    target = " and a standardized target" if pre is not None and pre.scales_target else ""
+    scaled = [what for what, on in (("features", pre is not None and pre.standardize),
+              ("target", pre is not None and pre.scales_target)) if on]  # fmt: skip
     note = (
-        f"<p>The model learns on standardized features{target}"
+        f"<p>The model learns with standardized {' and '.join(scaled) or 'nothing'}"
         "; undoing the standardization gives the weights in the data's own units: "
         "w<sub>raw</sub> = w &sigma;<sub>y</sub> / &sigma;<sub>x</sub>, "
         "b<sub>raw</sub> = &mu;<sub>y</sub> + &sigma;<sub>y</sub> "
