@@ -59,7 +59,7 @@ def monitored(tmp_path_factory: pytest.TempPathFactory) -> TrainResult:
 
 @pytest.fixture(scope="module")
 def sine() -> TrainResult:
-    return train(Config(dataset="sine", epochs=40, hidden=[32, 32], lr=0.02), write=False)
+    return train(Config(dataset="sine", epochs=5), write=False)
 
 
 def sweep_outcomes(vary: list[str], seeds: int = 2) -> list[RunOutcome]:

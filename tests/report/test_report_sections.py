@@ -11,6 +11,7 @@ import pytest
 from looplab.cli import run
 from looplab.config import Config
 from looplab.pipeline import train
+from looplab.report.landscape_section import add_landscape_section
 
 
 def config_rows(html: str) -> dict[str, str]:
@@ -68,9 +69,9 @@ def test_landscape_figures_join_the_report(
     assert run(args) == 0
     page = tmp_path / "r" / "report.html"
     assert 'id="loss-landscape"' not in page.read_text()
-    for _ in range(2):  # drawn twice: one section, the newer figures
-        assert run(["landscape", str(tmp_path / "r"), "--resolution", "5"]) == 0
+    assert run(["landscape", str(tmp_path / "r"), "--resolution", "5"]) == 0
     assert "added them to" in capsys.readouterr().out
+    assert add_landscape_section(tmp_path / "r")  # as when drawn again: replaced, not added
     html = page.read_text()
     assert html.count('<section id="loss-landscape">') == 1
     section = html.split('<section id="loss-landscape">')[1].split("</section>")[0]
