@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from looplab.config import Config, coerce, load_toml, make_config
+from looplab.config import Config, coerce, field_names, load_toml, make_config
 from looplab.errors import ConfigError, LooplabError
 from looplab.run.build import checked
 
@@ -86,3 +86,80 @@ def test_a_config_file_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
     path.write_bytes("\ufefflr = 0.05\nhidden = [8]\n".encode())
     assert load_toml(path) == {"lr": 0.05, "hidden": [8]}
     assert make_config(path).lr == 0.05
+
+
+def test_applicable_fields_follow_the_rules() -> None:
+    from looplab.config import APPLIES, applicable
+
+    moons = applicable(Config(), "binary")
+    for hidden in (
+        "sep",
+        "momentum",
+        "warmup",
+        "target",
+        "drop",
+        "impute",
+        "task",
+        "threads",
+        "checkpoint_every",
+        "checkpoint_steps",
+        "init_scale",
+        "standardize_target",
+    ):
+        assert hidden not in moons, hidden
+    assert {"dataset", "hidden", "activation", "optimizer", "lr", "epochs"} <= set(moons)
+    on = Config(
+        dataset="csv:x.csv",
+        target="y",
+        optimizer="nesterov",
+        schedule="cosine",
+        threads=1,
+        checkpoint_every=5,
+        init="normal",
+    )
+    shown = applicable(on, "regression")
+    for field in (
+        "momentum",
+        "warmup",
+        "target",
+        "drop",
+        "impute",
+        "task",
+        "threads",
+        "checkpoint_every",
+        "init_scale",
+        "standardize_target",
+    ):
+        assert field in shown, field
+    assert "checkpoint_steps" not in shown  # still 0: off
+    linear = applicable(Config(model="linear", batch_size="full"), None)
+    assert not {"activation", "dropout", "norm", "residual", "hidden", "drop_last"} & set(linear)
+    assert "standardize_target" in linear  # the task is not known: it may apply
+    assert set(APPLIES) <= set(field_names())
+
+
+def test_toml_values_are_written_as_in_a_toml_file() -> None:
+    import tomllib
+
+    from looplab.config import toml_value
+
+    values = {
+        "hidden": [16, 16],
+        "dataset": 'csv:C:\\data "x".csv',
+        "residual": False,
+        "lr": 0.01,
+        "batch_size": "full",
+        "drop": ["a", "b"],
+        "epochs": 3,
+    }
+    shown = {k: toml_value(v) for k, v in values.items()}
+    assert shown["hidden"] == "[16, 16]" and shown["residual"] == "false"
+    assert shown["batch_size"] == '"full"' and shown["drop"] == '["a", "b"]'
+    text = "\n".join(f"{k} = {v}" for k, v in shown.items())
+    assert tomllib.loads(text) == values  # each line reads back as the value
+
+
+@pytest.mark.parametrize("name", ["a:b", "con", "x.", "a/b", "what?", "  "])
+def test_a_run_name_some_system_refuses_is_refused(name: str) -> None:
+    with pytest.raises(ConfigError, match="not a portable directory name"):
+        Config(name=name).validate()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import tomli_w
 
 from looplab.errors import ConfigError, one_of
+from looplab.files import check_portable_name
 from looplab.task import Task
 
 MODELS = ("mlp", "linear")
@@ -72,6 +74,7 @@ class Config:
     val_fraction: float = 0.2
     test_fraction: float = 0.0
     standardize: bool = True
+    standardize_target: bool = True  # regression: learn (y - mean) / std, report in y's units
     # model
     model: str = "mlp"
     hidden: list[int] = field(default_factory=lambda: [16, 16])
@@ -156,6 +159,8 @@ class Config:
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ConfigError(f"{name} must be a whole number >= 0, got {value!r}")
         _positive_int("keep_checkpoints", self.keep_checkpoints)
+        if self.name is not None:
+            check_portable_name(self.name)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -180,10 +185,13 @@ HELP: dict[str, str] = {
     "drop": "CSV columns to leave out, comma-separated",
     "impute": "rows with missing values: " + " | ".join(IMPUTE),
     "task": "task of a CSV target: " + " | ".join(TASKS),
-    "sep": "separator of a CSV file: , ; tab space | (default: detected from the file)",
+    "sep": "separator of a CSV file: , ; tab space |",
     "val_fraction": "fraction of rows for validation",
     "test_fraction": "fraction of rows for the test split",
     "standardize": "standardize features with the training split's mean and std",
+    "standardize_target": "regression: standardize the target with the training split's mean "
+    "and std (the loss is then MSE on the standardized target; predictions and MAE are in the "
+    "target's units)",
     "model": " | ".join(MODELS),
     "hidden": "hidden layer widths, e.g. 16,16",
     "activation": " | ".join(ACTIVATIONS),
@@ -215,8 +223,56 @@ HELP: dict[str, str] = {
     "keep_checkpoints": "how many checkpoints to keep",
     "on_nan": "when the loss becomes NaN: " + " | ".join(ON_NAN),
     "out": "directory the run directory is created in",
-    "name": "name of the run directory (default: dataset-model-time)",
+    "name": "name of the run directory",
 }
+
+
+def _csv(c: Config, task: str | None) -> bool:
+    return c.dataset.startswith("csv:")
+
+
+# When a field matters to a run, given the config and the data's task (None: not known yet).
+# A field not listed here always matters. The report's configuration shows only the fields that
+# matter (config.toml keeps every field, so a run is reproduced from it exactly).
+APPLIES: dict[str, Callable[[Config, str | None], bool]] = {
+    "n": lambda c, task: not _csv(c, task),
+    "noise": lambda c, task: not _csv(c, task),
+    "target": _csv,
+    "sep": _csv,
+    "drop": _csv,
+    "impute": _csv,
+    "task": _csv,
+    "standardize_target": lambda c, task: task in (None, "regression"),
+    "hidden": lambda c, task: c.model == "mlp",
+    "activation": lambda c, task: c.model == "mlp" and bool(c.hidden),
+    "dropout": lambda c, task: c.model == "mlp" and bool(c.hidden),
+    "norm": lambda c, task: c.model == "mlp" and bool(c.hidden),
+    "residual": lambda c, task: c.model == "mlp" and bool(c.hidden),
+    "init_scale": lambda c, task: c.init in ("normal", "constant", "uniform"),
+    "momentum": lambda c, task: c.optimizer in ("momentum", "nesterov"),
+    "warmup": lambda c, task: c.schedule in ("cosine", "warmup_cosine", "one_cycle"),
+    "drop_last": lambda c, task: c.batch_size != "full",
+    "threads": lambda c, task: c.threads > 0,  # 0: chosen by the run
+    "checkpoint_every": lambda c, task: c.checkpoint_every > 0,  # 0: only at the end
+    "checkpoint_steps": lambda c, task: c.checkpoint_steps > 0,  # 0: off
+}
+
+
+def applicable(config: Config, task: str | None = None) -> dict[str, Any]:
+    """The fields that matter to a run of ``config`` on data of ``task`` (see :data:`APPLIES`),
+    as :meth:`Config.to_dict` gives them."""
+    return {
+        name: value
+        for name, value in config.to_dict().items()
+        if name not in APPLIES or APPLIES[name](config, task)
+    }
+
+
+def toml_value(value: Any) -> str:
+    """A value as it is written in a TOML file: ``[16, 16]``, ``"moons"``, ``true``, ``0.01``."""
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    return tomli_w.dumps({"v": value}).removeprefix("v = ").strip()
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -347,6 +403,17 @@ def load_toml(path: Path) -> dict[str, Any]:
     return flat
 
 
+# Fields added after runs were first saved, with the value that reproduces a run saved before
+# them: a run's config.toml or checkpoint without the field gets this value, not today's default.
+BEFORE_FIELD: dict[str, object] = {"standardize_target": False}
+
+
+def from_saved(values: dict[str, Any]) -> Config:
+    """The config a run was saved with (its ``config.toml`` or a checkpoint's), read so that an
+    older run keeps computing what it computed (see :data:`BEFORE_FIELD`)."""
+    return from_dict({**BEFORE_FIELD, **values})
+
+
 def make_config(file: Path | None = None, **flags: object) -> Config:
     """Defaults, then the TOML ``file``, then ``flags`` (None means 'not given'); validated."""
     values: dict[str, Any] = load_toml(file) if file is not None else {}
@@ -356,15 +423,19 @@ def make_config(file: Path | None = None, **flags: object) -> Config:
 
 __all__ = [
     "ACTIVATIONS",
+    "APPLIES",
     "INITS",
     "MODELS",
     "OPTIMIZERS",
     "SCHEDULES",
     "Config",
     "Task",
+    "applicable",
     "coerce",
     "field_names",
     "from_dict",
+    "from_saved",
     "load_toml",
     "make_config",
+    "toml_value",
 ]

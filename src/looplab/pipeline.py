@@ -11,18 +11,16 @@ import tomli_w
 import torch
 
 from looplab.config import Config
-from looplab.data.batches import make_batches
 from looplab.data.prepared import load_prepared
 from looplab.files import write_atomic
 from looplab.loop.events import Callback
 from looplab.loop.history import History, Note
-from looplab.loop.metrics import evaluate
 from looplab.loop.snapshot import Snapshot
 from looplab.models.init import init_model
-from looplab.models.losses import TaskLoss
 from looplab.models.mlp import build_model
-from looplab.run.build import VAL_BATCH, check_fits_data, checked, model_spec
+from looplab.run.build import check_fits_data, checked, model_spec
 from looplab.run.directory import create_run_dir, status_of, write_status
+from looplab.run.evaluation import evaluate_splits, kept_epoch
 from looplab.run.fit import fit
 from looplab.run.result import TrainResult
 from looplab.run.resume import is_done, prepare_resume, restored_history
@@ -99,10 +97,8 @@ def train(
         said = set(history.messages)
         history.notes[:0] = [Note("", n) for n in data.notes if n not in said]  # data's notes
         result = TrainResult(config, data, spec, model, history, run_dir)
-        if data.test is not None:
-            device = next(model.parameters()).device
-            batches = make_batches(data.test, VAL_BATCH, shuffle=False, device=device)
-            result.test = evaluate(model, batches, TaskLoss(data.task), data.task)
+        result.final = evaluate_splits(model, data)  # the kept weights, not the last epoch's
+        result.kept_epoch = kept_epoch(history, config.patience)
         if run_dir is not None:
             write_run_files(result, run_dir, monitor, path)
             write_status(run_dir, "complete")  # only now: checkpoint, history, report are written

@@ -48,3 +48,16 @@ def test_state_round_trips() -> None:
     copy = RunningMetrics("binary")
     copy.load_state_dict(m.state_dict())
     assert copy.result() == m.result() == {"loss": 0.5, "accuracy": 0.5}
+
+
+def test_target_scale_puts_the_mae_in_the_target_units_and_leaves_loss_and_r2() -> None:
+    torch.manual_seed(1)
+    pred, z = torch.randn(40, 1), torch.randn(40)  # standardized predictions and targets
+    loss_fn = TaskLoss("regression")
+    plain, scaled = RunningMetrics("regression"), RunningMetrics("regression", target_scale=250.0)
+    for m in (plain, scaled):
+        m.update(loss_fn(pred, z), pred, z)
+    y, y_hat = 4000 + 250 * z.numpy(), 4000 + 250 * pred[:, 0].numpy()  # in grams
+    assert scaled.result()["mae"] == pytest.approx(mean_absolute_error(y, y_hat), rel=1e-5)
+    assert scaled.result()["r2"] == pytest.approx(r2_score(y, y_hat), rel=1e-5)
+    assert scaled.result()["loss"] == plain.result()["loss"]  # MSE on the standardized target

@@ -13,7 +13,7 @@ from looplab.cli.output import console, err_console, fmt
 
 
 @app.command()
-@config_options
+@config_options(show_defaults=False)
 def compare(
     batch_sizes: Annotated[
         str, typer.Option(help="batch sizes to compare, comma-separated; 'full' is every row")
@@ -70,8 +70,8 @@ def compare(
 
         result = compare_batch_sizes(config, sizes, seeds, on_run=advance, data=data)
 
-    name = config.name or f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
-    out = create_run_dir(config.out, name, config)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out = create_run_dir(config.out, config.name, config, f"compare-{stamp}")
     config.save(out / "config.toml")
     curves_csv, summary_csv = result.write_csv(out)
     png = out / "compare.png"

@@ -2,7 +2,8 @@
 
 ``looplab landscape RUN`` writes ``landscape_line.png`` (initial -> final weights),
 ``landscape_contour.png`` and ``landscape_surface.png`` (a 2-D slice along filter-normalized
-random directions, with the run's saved path projected on it) into the run directory.
+random directions, with the run's saved path projected on it) into the run directory, and adds
+them to its report.
 ``looplab landscape --linear`` trains linear regression with full-batch, mini-batch and
 stochastic descent from one start and draws their paths on L(w, b) (``landscape_linear.png``).
 """
@@ -109,15 +110,15 @@ def _linear(
     from looplab.plots.style import save
     from looplab.run.directory import create_run_dir
 
-    config = load_config(
-        dataset=dataset, model="linear", optimizer="sgd", lr=lr, epochs=epochs, seed=seed
-    )
+    config = load_config(  # the bowl over (w, b) of y itself: its target is not standardized
+        dataset=dataset, model="linear", optimizer="sgd", lr=lr, epochs=epochs, seed=seed,
+        standardize_target=False,
+    )  # fmt: skip
     sizes = _parse_batch_sizes(batch_sizes)
     with err_console.status("training linear regression once per batch size"):
         land = linear_landscape(config, sizes)
-    target = out or create_run_dir(
-        "runs", f"landscape-linear-{time.strftime('%Y%m%d-%H%M%S')}", config
-    )
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = out or create_run_dir("runs", None, config, f"landscape-linear-{stamp}")
     target.mkdir(parents=True, exist_ok=True)
     title = f"{dataset}: L(w, b), plain SGD lr {lr:g}, {epochs} epochs per path"
     file = target / "landscape_linear.png"
@@ -142,8 +143,14 @@ def _network(
     from looplab.data.prepared import load_prepared
     from looplab.errors import RunError
     from looplab.inspect.landscape import fixed_batch, network_landscape
-    from looplab.plots.landscape import interpolation_plot, slice_contour, slice_surface
+    from looplab.plots.landscape import (
+        RUN_FIGURES,
+        interpolation_plot,
+        slice_contour,
+        slice_surface,
+    )
     from looplab.plots.style import save
+    from looplab.report.landscape_section import add_landscape_section
     from looplab.run.saved import load_run
     from looplab.watch.path import PATH_FILE, TrainingPath
 
@@ -170,30 +177,29 @@ def _network(
     c = saved.config
     what = f"{data.name} {'-'.join(map(str, c.hidden)) or 'linear'} {c.activation}, {c.optimizer}"
     written = []
+    line_file, contour_file, surface_file, path_file = (target / n for n in RUN_FIGURES)
     if land.line is not None and land.alphas is not None:
-        file = target / "landscape_line.png"
         save(
             interpolation_plot(
                 land.alphas.numpy(),
                 land.line.numpy(),
                 f"{what}: loss from initial to final weights ({len(X)} rows)",
             ),
-            str(file),
+            str(line_file),
         )
-        written.append(file)
+        written.append(line_file)
     else:
         err_console.print(
             f"[yellow]note:[/] {run} has no {PATH_FILE} (initial weights and path); "
             "retrain it to get the 1-D line and the projected path"
         )
-    for name, plot in (("contour", slice_contour), ("surface", slice_surface)):
-        file = target / f"landscape_{name}.png"
+    for file, plot in ((contour_file, slice_contour), (surface_file, slice_surface)):
         save(plot(land.slice, f"{what}: 2-D slice, filter-normalized directions"), str(file))
         written.append(file)
     if land.plane is not None:
-        file = target / "landscape_path.png"
-        save(slice_contour(land.plane, f"{what}: the plane of the training path (PCA)"), str(file))
-        written.append(file)
+        title = f"{what}: the plane of the training path (PCA)"
+        save(slice_contour(land.plane, title), str(path_file))
+        written.append(path_file)
     s = land.slice
     console.print(
         f"loss at the trained weights: {s.center_loss:.4g} "
@@ -202,3 +208,5 @@ def _network(
     )
     for file in written:
         console.print(f"wrote [bold]{file}[/]")
+    if target == saved.path and add_landscape_section(saved.path):
+        console.print(f"added them to [bold]{saved.path / 'report.html'}[/]")

@@ -58,7 +58,8 @@ def lr_find(
     if progress.progress is not None:
         progress.progress.stop()
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    out = create_run_dir(config.out, str(name or f"lr-find-{data.name}-{stamp}"), config)
+    given = None if name is None else str(name)  # --name, else a name of its own
+    out = create_run_dir(config.out, given, config, f"lr-find-{data.name}-{stamp}")
     what = f"MLP {'-'.join(map(str, config.hidden))}" if config.model == "mlp" else "linear model"
     title = f"LR range test — {data.name}: {what}, {config.optimizer}, batch {config.batch_size}"
     save(lr_find_plot(result, title), str(out / "lr_find.png"))

@@ -12,6 +12,7 @@ import inspect
 from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
+from typing import overload
 
 import typer
 
@@ -20,21 +21,58 @@ from looplab.config import HELP, Config, make_config
 _METAVARS = {"int": "INT", "float": "FLOAT", "list[int]": "W,W,...", "list[str]": "A,B,..."}
 
 
-def _option(name: str, kind: str) -> tuple[object, object]:
+def shown_default(name: str) -> str:
+    """A field's default as a flag would write it: ``16,16``, ``full``, ``false``; None is
+    said in words (``the dataset's``) since it has no flag spelling."""
+    value = getattr(Config(), name)
+    if value is None:
+        return NONE_DEFAULTS.get(name, "none")
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list):
+        return ",".join(map(str, value)) or "none"
+    return str(value)
+
+
+# What a field left at None means (Config's None defaults).
+NONE_DEFAULTS = {
+    "n": "the dataset's",
+    "noise": "the dataset's",
+    "target": "none",
+    "sep": "detected from the file",
+    "name": "DATASET-MODEL-TIME",
+}
+
+
+def _option(name: str, kind: str, show_defaults: bool) -> tuple[object, object]:
     flag = "--" + name.replace("_", "-")
+    # flags default to None ("not given"), so typer would show no default: say the field's
+    help = HELP.get(name, "") + (f" \\[default: {shown_default(name)}]" if show_defaults else "")
     if kind == "bool":
-        return bool | None, typer.Option(None, f"{flag}/--no-{flag[2:]}", help=HELP.get(name, ""))
+        return bool | None, typer.Option(None, f"{flag}/--no-{flag[2:]}", help=help)
     metavar = next((v for k, v in _METAVARS.items() if kind.startswith(k)), "TEXT")
     if name == "batch_size":
         metavar = "INT|full"
-    return str | None, typer.Option(None, flag, help=HELP.get(name, ""), metavar=metavar)
+    return str | None, typer.Option(None, flag, help=help, metavar=metavar)
 
 
-def config_options(func: Callable[..., object]) -> Callable[..., object]:
-    """Add one flag per config field (plus ``--config FILE``) to a typer command.
+@overload
+def config_options(func: Callable[..., object]) -> Callable[..., object]: ...
+@overload
+def config_options(
+    *, show_defaults: bool = True
+) -> Callable[[Callable[..., object]], Callable[..., object]]: ...
+def config_options(
+    func: Callable[..., object] | None = None, *, show_defaults: bool = True
+) -> Callable[..., object]:
+    """Add one flag per config field (plus ``--config FILE``) to a typer command; each flag's
+    help shows the :class:`~looplab.config.Config` default unless ``show_defaults`` is False
+    (for commands that start from other defaults: ``compare``, ``regularize``).
 
     The command receives ``config_file`` and ``overrides`` (the flags that were given).
     """
+    if func is None:
+        return functools.partial(config_options, show_defaults=show_defaults)
     own = [
         p
         for p in inspect.signature(func).parameters.values()
@@ -55,7 +93,7 @@ def config_options(func: Callable[..., object]) -> Callable[..., object]:
     annotations["config_file"] = Path | None
     names = [f.name for f in fields(Config)]
     for f in fields(Config):
-        annotation, default = _option(f.name, str(f.type))
+        annotation, default = _option(f.name, str(f.type), show_defaults)
         params.append(
             inspect.Parameter(
                 f.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation

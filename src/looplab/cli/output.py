@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from looplab.inspect.coefficients import LinearCoefficients
+
+MAX_COEFFICIENTS = 24  # rows of weights the terminal shows; the report shows them all
 
 console = Console()  # results go to stdout
 err_console = Console(stderr=True)  # progress and notes go to stderr
@@ -15,20 +22,37 @@ def fmt(x: float) -> str:
     return "nan" if not math.isfinite(x) else f"{x:.4g}"
 
 
-def metrics_table(last: dict[str, float], test: dict[str, float]) -> Table:
-    """Train / validation (/ test, when there is a test split) columns for each metric of the
-    last epoch."""
+def metrics_table(final: dict[str, dict[str, float]]) -> Table:
+    """One column per split the run has (train, validation, and test when there is one), one
+    row per metric."""
     table = Table()
     table.add_column("metric")
-    splits = ("train", "validation", "test") if test else ("train", "validation")
-    for name in splits:
-        table.add_column(name, justify="right")
-    names = sorted({k.split("_", 1)[1] for k in last if k.startswith(("train_", "val_"))})
+    splits = [s for s in ("train", "validation", "test") if s in final]
+    for split in splits:
+        table.add_column(split, justify="right")
+    names = sorted({name for metrics in final.values() for name in metrics})
     for name in names:
-        values = [
-            last.get(f"train_{name}", math.nan),
-            last.get(f"val_{name}", math.nan),
-            test.get(name, math.nan),
-        ][: len(splits)]
+        values = [final[split].get(name, math.nan) for split in splits]
         table.add_row(name, *(fmt(v) if math.isfinite(v) else "-" for v in values))
+    return table
+
+
+def coefficients_table(coef: LinearCoefficients) -> Table:
+    """A linear model's weights and biases, as learned (on standardized data) and in the data's
+    own units; the first ``MAX_COEFFICIENTS`` rows."""
+    entries = coef.entries()
+    several = len(coef.output_names) > 1
+    more = len(entries) - MAX_COEFFICIENTS
+    table = Table(
+        title="what the linear model learned",
+        title_justify="left",
+        caption=f"... {more} more rows in the report" if more > 0 else None,
+    )
+    if several:
+        table.add_column("output")
+    table.add_column("term")
+    table.add_column("learned (standardized)", justify="right")
+    table.add_column("in data units", justify="right")
+    for output, term, learned, raw in entries[:MAX_COEFFICIENTS]:
+        table.add_row(*([Text(output)] if several else []), Text(term), fmt(learned), fmt(raw))
     return table

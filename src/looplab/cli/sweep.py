@@ -68,7 +68,8 @@ def sweep(
     base = load_config(config_file, **overrides)
     axes = [parse_vary(text) for text in vary]
     points = sweep_points(base, axes, seeds)
-    out = create_run_dir(base.out, str(name or f"sweep-{time.strftime('%Y%m%d-%H%M%S')}"), base)
+    given = None if name is None else str(name)  # --name, else a name of its own
+    out = create_run_dir(base.out, given, base, f"sweep-{time.strftime('%Y%m%d-%H%M%S')}")
     title = sweep_title(base, axes, seeds)
     err_console.print(f"{title}: {len(points)} runs, {jobs} at a time")
     progress = Progress(

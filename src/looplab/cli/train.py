@@ -8,7 +8,7 @@ import typer
 
 from looplab.cli import app
 from looplab.cli.options import config_options
-from looplab.cli.output import console, err_console, metrics_table
+from looplab.cli.output import coefficients_table, console, err_console, metrics_table
 
 
 @app.command()
@@ -28,6 +28,7 @@ def train(
     import time
 
     from looplab.cli.options import load_config
+    from looplab.inspect.coefficients import linear_coefficients, output_names
     from looplab.pipeline import train as run_training
     from looplab.report.blocks import run_title
     from looplab.run.resume import resume_config
@@ -70,7 +71,14 @@ def train(
         raise
     seconds = time.perf_counter() - started
     console.print(f"[bold]{run_title(result)}[/]")  # what was run, then how it ended
-    console.print(metrics_table(result.history.last, result.test))
+    console.print(metrics_table(result.final))
+    for line in result.about_final:
+        console.print(line, style="dim", highlight=False)
+    data = result.data
+    outputs = output_names(data.task, data.class_names, data.target_name)
+    coef = linear_coefficients(result.model, data.preprocessor, data.feature_names, outputs)
+    if coef is not None:
+        console.print(coefficients_table(coef))
     console.print(
         f"{len(result.history)} epochs in {result.history.seconds:.2f} s of training and "
         f"validation (the whole command: {seconds:.1f} s)"

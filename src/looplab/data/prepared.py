@@ -1,4 +1,5 @@
-"""Data ready for ``fit``: split, imputed and standardized with train-only statistics."""
+"""Data ready for ``fit``: split, imputed and standardized with train-only statistics (the
+features, and a regression target unless ``standardize_target`` is off)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from looplab.config import Config, Task
 from looplab.data.preprocess import Preprocessor
 from looplab.data.registry import load_dataset
 from looplab.data.split import Split, split_indices
-from looplab.data.task_data import TaskData
+from looplab.data.task_data import TaskData, Truth
 
 # In-memory tensors (fast: batched by slicing), or any torch Dataset / DataLoader (streamed).
 Source = Split | TorchDataset[Any] | DataLoader[Any]
@@ -33,6 +34,7 @@ class PreparedData:
     encoding: dict[str, Any] = field(default_factory=dict)
     preprocessor: Preprocessor | None = None
     notes: list[str] = field(default_factory=list)
+    truth: Truth | None = None  # the noise-free y(x) of a synthetic regression, in raw units
 
     @property
     def n_features(self) -> int:
@@ -43,16 +45,30 @@ class PreparedData:
         """Width of the model's output: one logit per class for multiclass, else one."""
         return len(self.class_names) if self.task == "multiclass" else 1
 
+    @property
+    def target_name(self) -> str:
+        """The target's name: its CSV column, else ``y``."""
+        return str(self.encoding.get("target", "y"))
+
+    @property
+    def target_scale(self) -> float:
+        """What one unit of the target the model sees is in the target's own units: the
+        training standard deviation of a standardized regression target, else 1."""
+        return self.preprocessor.target_std if self.preprocessor is not None else 1.0
+
 
 def prepare(data: TaskData, config: Config) -> PreparedData:
     """Split ``data`` as ``config`` says, then fit the preprocessing on the training rows only."""
     train_idx, val_idx, test_idx = split_indices(
         data, config.val_fraction, config.test_fraction, config.seed
     )
-    pre = Preprocessor.fit(data.X[train_idx], standardize=config.standardize)
+    scaled = data.task == "regression" and config.standardize_target
+    y_train = data.y[train_idx] if scaled else None
+    pre = Preprocessor.fit(data.X[train_idx], standardize=config.standardize, y_train=y_train)
 
     def part(idx: np.ndarray) -> Split | None:
-        return Split(pre.transform(data.X[idx]), data.y[idx]) if len(idx) else None
+        y = pre.scale_target(data.y[idx]) if scaled else data.y[idx]
+        return Split(pre.transform(data.X[idx]), y) if len(idx) else None
 
     train = part(train_idx)
     assert train is not None  # the config leaves rows for training
@@ -67,6 +83,7 @@ def prepare(data: TaskData, config: Config) -> PreparedData:
         encoding=data.encoding,
         preprocessor=pre,
         notes=data.notes,
+        truth=data.truth,
     )
 
 

@@ -8,7 +8,12 @@ import numpy as np
 import torch
 from sklearn import datasets as skd
 
-from looplab.data.task_data import TaskData
+from looplab.data.task_data import TaskData, Truth
+
+
+def three_x_plus_one(x: torch.Tensor) -> torch.Tensor:
+    """The line under the ``linear`` dataset."""
+    return 3 * x + 1
 
 
 def linear(n: int, noise: float, seed: int) -> TaskData:
@@ -16,8 +21,10 @@ def linear(n: int, noise: float, seed: int) -> TaskData:
     $\varepsilon \sim N(0, \mathrm{noise}^2)$."""
     g = torch.Generator().manual_seed(seed)
     x = torch.rand(n, 1, generator=g) * 2 - 1  # (n, 1)
-    y = 3 * x[:, 0] + 1 + noise * torch.randn(n, generator=g)
-    return TaskData("linear", x, y, "regression", ["x"])
+    y = three_x_plus_one(x[:, 0]) + noise * torch.randn(n, generator=g)
+    return TaskData(
+        "linear", x, y, "regression", ["x"], truth=Truth("y = 3x + 1", three_x_plus_one)
+    )
 
 
 def sine(n: int, noise: float, seed: int) -> TaskData:
@@ -25,7 +32,7 @@ def sine(n: int, noise: float, seed: int) -> TaskData:
     g = torch.Generator().manual_seed(seed)
     x = (torch.rand(n, 1, generator=g) * 2 - 1) * 2 * math.pi
     y = torch.sin(x[:, 0]) + noise * torch.randn(n, generator=g)
-    return TaskData("sine", x, y, "regression", ["x"])
+    return TaskData("sine", x, y, "regression", ["x"], truth=Truth("y = sin(x)", torch.sin))
 
 
 def moons(n: int, noise: float, seed: int) -> TaskData:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,6 +10,15 @@ import torch
 from torch import Tensor
 
 from looplab.config import Task
+
+
+@dataclass(frozen=True)
+class Truth:
+    """The noise-free function a synthetic regression dataset was drawn from, so a figure can
+    draw it beside what the model learned: ``fn`` maps x (rows,) to y (rows,)."""
+
+    formula: str  # e.g. "y = 3x + 1"
+    fn: Callable[[Tensor], Tensor]
 
 
 @dataclass
@@ -27,6 +37,7 @@ class TaskData:
     class_names: list[str] = field(default_factory=list)  # empty for regression
     encoding: dict[str, Any] = field(default_factory=dict)  # how CSV columns became features
     notes: list[str] = field(default_factory=list)  # things the user should be told
+    truth: Truth | None = None  # the noise-free y(x) of a one-feature synthetic regression
 
     def __post_init__(self) -> None:
         if self.X.ndim != 2 or self.y.ndim != 1 or len(self.X) != len(self.y):

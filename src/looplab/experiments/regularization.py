@@ -13,11 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from looplab.config import Config
-from looplab.data.batches import make_batches
 from looplab.data.prepared import load_prepared
-from looplab.loop.metrics import evaluate
-from looplab.models.losses import TaskLoss
 from looplab.models.mlp import build_model
+from looplab.run.evaluation import evaluate_splits
 from looplab.run.fit import fit
 
 # Each remedy is a set of config changes on top of the base run.
@@ -74,10 +72,9 @@ def run_remedy(name: str, config: Config) -> RemedyResult:
     data = load_prepared(config)
     model = build_model(model_spec(config, data), seed=config.seed)
     history = fit(model, data, config)
-    loss_fn = TaskLoss(data.task)
     assert data.val is not None, "the overfitting demo needs a validation split"
-    train = evaluate(model, make_batches(data.train, 4096, shuffle=False), loss_fn, data.task)
-    val = evaluate(model, make_batches(data.val, 4096, shuffle=False), loss_fn, data.task)
+    final = evaluate_splits(model, data)  # the kept model: early stopping's best epoch
+    train, val = final["train"], final["validation"]
     return RemedyResult(
         name,
         train["loss"],
@@ -86,6 +83,18 @@ def run_remedy(name: str, config: Config) -> RemedyResult:
         val.get("accuracy", float("nan")),
         len(history),
     )
+
+
+COLUMNS = ["remedy", "epochs", "train loss", "val loss", "gap (val - train)", "train acc",
+           "val acc"]  # fmt: skip
+
+
+def table_rows(results: list[RemedyResult]) -> list[list[str | int | float]]:
+    """One row per remedy under :data:`COLUMNS`, numbers unrounded."""
+    return [
+        [r.name, r.epochs, r.train_loss, r.val_loss, r.gap, r.train_accuracy, r.val_accuracy]
+        for r in results
+    ]
 
 
 def compare_remedies(

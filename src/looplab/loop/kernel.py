@@ -37,15 +37,18 @@ def fit(
     callbacks: Sequence[Callback] = (),
     patience: int = 0,
     resume: Snapshot | None = None,
+    target_scale: float = 1.0,
 ) -> History:
     """Train ``model`` for ``epochs`` passes over ``batches``, validating on ``val_batches``
     after every epoch; return the per-epoch history. ``task`` says which metrics to keep. With
     ``patience`` > 0, stop after that many epochs without a better validation loss and restore
-    the best weights. ``resume`` (a :func:`~looplab.loop.snapshot.capture`) continues exactly."""
+    the best weights. ``resume`` (a :func:`~looplab.loop.snapshot.capture`) continues exactly.
+    ``target_scale`` turns the MAE of a standardized regression target into the target's units."""
     if patience > 0 and val_batches is None:
         raise ConfigError("early stopping (patience) needs validation data: give val_batches")
     state = LoopState(model, optimizer, loss_fn, batches, val_batches, model_device(model),
-                      task, epochs, scheduler, stopper=EarlyStopping(patience))  # fmt: skip
+                      task, epochs, scheduler, stopper=EarlyStopping(patience),
+                      target_scale=target_scale)  # fmt: skip
     if resume is not None:
         restore(state, resume)
     events = CallbackList(callbacks)
@@ -54,7 +57,7 @@ def fit(
         for epoch in range(state.epoch + 1, epochs + 1):
             events.on_epoch_start(state, epoch)
             state.model.train()
-            running = state.running = state.running or RunningMetrics(task)
+            running = state.running = state.running or RunningMetrics(task, target_scale)
             started = time.perf_counter()
             # ---- the training step: everything below it in this epoch is bookkeeping ----
             for xb, yb in state.train_batches.epoch(skip=state.batch):
@@ -72,7 +75,8 @@ def fit(
             train_seconds = time.perf_counter() - started
             val = {}
             if state.val_batches is not None:  # under torch.no_grad() and model.eval()
-                val = evaluate(state.model, state.val_batches, state.loss_fn, task)
+                val = evaluate(state.model, state.val_batches, state.loss_fn, task,
+                               target_scale=target_scale)  # fmt: skip
             row = epoch_row(epoch, running.result(), val, state.lr, started, train_seconds,
                             running.count)  # fmt: skip
             state.history.append(row)

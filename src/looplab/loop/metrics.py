@@ -4,6 +4,10 @@ A short last batch must count for its size, not as a full batch: the epoch loss 
 $\frac{1}{N}\sum_b n_b \bar{\ell}_b$, not the mean of batch means. For regression,
 $R^2 = 1 - \mathrm{SSE}/\mathrm{SST}$ is computed from running sums, so it equals scikit-learn's
 ``r2_score`` over the whole epoch.
+
+When the loop learns a standardized target $z_y = (y - \mu_y) / \sigma_y$, the loss is the MSE on
+that standardized target and $R^2$ is the same in either unit, but an MAE is only readable in
+the target's units: ``target_scale`` ($\sigma_y$) is given explicitly and multiplies the MAE.
 """
 
 from __future__ import annotations
@@ -27,8 +31,9 @@ class RunningMetrics:
 
     FOLD = 1024  # batches kept before they are summed into ``sums``
 
-    def __init__(self, task: str) -> None:
+    def __init__(self, task: str, target_scale: float = 1.0) -> None:
         self.task = task
+        self.target_scale = target_scale  # the MAE is reported times this: in the target's units
         self.count = 0
         self.sums: dict[str, Tensor | float] = {}
         self.losses: list[Tensor] = []  # each batch's mean loss, not yet summed
@@ -84,7 +89,7 @@ class RunningMetrics:
         if self.task == "regression":
             sst = s["yy"] - s["y"] ** 2 / n
             out["r2"] = 1 - s["sse"] / sst if sst > 0 else float("nan")
-            out["mae"] = s["sae"] / n
+            out["mae"] = s["sae"] / n * self.target_scale
         else:
             out["accuracy"] = s["correct"] / n
         return out
@@ -105,11 +110,13 @@ def evaluate(
     loss_fn: LossFn,
     task: str,
     device: torch.device | None = None,
+    target_scale: float = 1.0,
 ) -> dict[str, float]:
-    """Loss and metrics of ``model`` over every batch, in eval mode and without gradients."""
+    """Loss and metrics of ``model`` over every batch, in eval mode and without gradients
+    (``target_scale``: see :class:`RunningMetrics`)."""
     was_training = model.training
     model.eval()
-    metrics = RunningMetrics(task)
+    metrics = RunningMetrics(task, target_scale)
     with torch.no_grad():
         for xb, yb in batches.epoch():
             if device is not None:

@@ -69,7 +69,7 @@ def restore(state: LoopState, snapshot: Snapshot) -> LoopState:
     state.epoch, state.batch, state.step = snapshot["epoch"], snapshot["batch"], snapshot["step"]
     state.running = None
     if snapshot["running"] is not None:
-        state.running = RunningMetrics(state.task)
+        state.running = RunningMetrics(state.task, state.target_scale)
         state.running.load_state_dict(snapshot["running"])
     state.stopper.load_state_dict(snapshot["stopper"])
     state.history = history_of(snapshot)

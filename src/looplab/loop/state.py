@@ -33,6 +33,7 @@ class LoopState:
     history: History = field(default_factory=History)
     stopper: EarlyStopping = field(default_factory=lambda: EarlyStopping(0))
     running: RunningMetrics | None = None  # the current epoch's training metrics so far
+    target_scale: float = 1.0  # the MAE's unit: sigma of a standardized regression target
     epoch: int = 0
     batch: int = 0
     step: int = 0

@@ -49,7 +49,8 @@ def compare_figure(result: Comparison) -> Figure:
     for ax in (left, right):
         ax.set_yscale("log")
         ax.grid(True, alpha=0.3)
-        ax.set_ylabel("loss (MSE)" if c.dataset in ("linear", "sine") else "loss")
+        mse = "loss (MSE on the standardized target)" if c.standardize_target else "loss (MSE)"
+        ax.set_ylabel(mse if c.dataset in ("linear", "sine") else "loss")
         ax.legend(fontsize="small")
     left.set_xlabel("epoch (0: initial weights)")
     left.set_title("loss of the whole training split, per epoch")

@@ -10,6 +10,16 @@ from matplotlib.figure import Figure
 from looplab.inspect.landscape import LinearLandscape, LossSlice
 from looplab.plots.style import DPI, PALETTE, new_figure
 
+# The files `looplab landscape RUN` writes into a run directory, with what each one shows; the
+# run's report shows those that exist.
+RUN_FIGURES = {
+    "landscape_line.png": "the loss on the straight line from the initial to the final weights",
+    "landscape_contour.png": "a 2-D slice through the trained weights (filter-normalized "
+    "random directions), with the training path projected on it",
+    "landscape_surface.png": "the same slice as a surface",
+    "landscape_path.png": "the plane of the training path (its two principal directions)",
+}
+
 
 def _log_levels(loss: np.ndarray, count: int = 25) -> np.ndarray:
     """Contour levels evenly spaced in log(loss): a bowl's floor and walls both get lines."""

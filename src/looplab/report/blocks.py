@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from matplotlib.figure import Figure
 
-from looplab.plots.style import DPI
+from looplab.plots.style import DPI, fit_titles
 
 if TYPE_CHECKING:
     from looplab.run.result import TrainResult
@@ -22,6 +22,14 @@ if TYPE_CHECKING:
 class Section:
     title: str
     body: str  # HTML
+
+    @property
+    def id(self) -> str:
+        """The section's HTML id, from its title: ``Loss landscape`` -> ``loss-landscape``."""
+        return "-".join("".join(c if c.isalnum() else " " for c in self.title.lower()).split())
+
+    def html(self) -> str:
+        return f'<section id="{self.id}"><h2>{html.escape(self.title)}</h2>{self.body}</section>'
 
 
 def run_title(result: TrainResult) -> str:
@@ -39,9 +47,15 @@ def figure_html(fig: Figure, alt: str) -> str:
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
+    fit_titles(fig)
     fig.savefig(buf, format="png", dpi=DPI)
     plt.close(fig)
-    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return png_html(buf.getvalue(), alt)
+
+
+def png_html(png: bytes, alt: str) -> str:
+    """PNG bytes as an embedded ``<img>``."""
+    data = base64.b64encode(png).decode("ascii")
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
 
@@ -69,7 +83,7 @@ th { background: #f4f4f4; } img { max-width: 100%; margin: .3em; }
 
 
 def render(title: str, sections: list[Section]) -> str:
-    parts = [f"<section><h2>{html.escape(s.title)}</h2>{s.body}</section>" for s in sections]
+    parts = [s.html() for s in sections]
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)}</title><style>{STYLE}</style></head>"

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from looplab.report.blocks import Section, render, run_title
+from looplab.report.landscape_section import landscape_section
 from looplab.report.monitor_sections import (
     activations_section,
     diagnoses_section,
@@ -22,6 +23,7 @@ from looplab.report.sections import (
     confusion_section,
     curves_section,
     learned_section,
+    linear_section,
     metrics_section,
     summary_section,
 )
@@ -34,7 +36,9 @@ SECTIONS: list[Callable[[TrainResult], Section | None]] = [
     curves_section,
     schedule_section,
     learned_section,
+    linear_section,
     confusion_section,
+    landscape_section,
     summary_section,
     diagnoses_section,
     gradient_flow_section,

@@ -10,7 +10,7 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from looplab.config import Config
+from looplab.config import Config, applicable, toml_value
 from looplab.experiments.sweep import Axis, CellSummary, RunOutcome, markdown, table
 from looplab.plots.style import save
 from looplab.plots.sweep import band_curves, final_metric_bars
@@ -98,12 +98,17 @@ def write_sweep(
                 ]
             )
     base.save(files["config.toml"])
+    names = [a.name for a in axes]
     figures = {
         "loss.png": band_curves(
-            outcomes, loss, f"{_pretty(loss)} (mean per example)", f"{_pretty(loss)} — {title}"
+            outcomes,
+            loss,
+            f"{_pretty(loss)} (mean per example)",
+            f"{_pretty(loss)} — {title}",
+            names,
         ),
         "metric.png": band_curves(
-            outcomes, metric, _pretty(metric), f"{_pretty(metric)} — {title}"
+            outcomes, metric, _pretty(metric), f"{_pretty(metric)} — {title}", names
         ),
         "final.png": final_metric_bars(
             summaries, f"final {_pretty(metric)}", f"Final {_pretty(metric)} (mean ± std) — {title}"
@@ -125,7 +130,10 @@ def write_sweep(
         Section("Curves (mean ± std over seeds)", "".join(images)),
         Section(
             "Base configuration",
-            table_html(["field", "value"], [[k, str(v)] for k, v in base.to_dict().items()]),
+            table_html(
+                ["field", "value (TOML)"],
+                [[k, toml_value(v)] for k, v in applicable(base).items()],
+            ),
         ),
     ]
     files["report.html"].write_text(render(f"looplab {title}", sections))

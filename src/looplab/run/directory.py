@@ -11,16 +11,15 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import socket
 import time
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import Any
 
 from looplab.config import Config
 from looplab.errors import RunError
-from looplab.files import write_atomic
+from looplab.files import check_portable_name, portable_name, write_atomic
 from looplab.run.saved import FORMAT_VERSION, MODEL_FILE
 from looplab.watch.checkpoint import CHECKPOINT_DIR, list_checkpoints
 
@@ -28,13 +27,22 @@ STATUS_FILE = "status.json"
 STATUSES = ("running", "complete", "interrupted", "failed")
 
 
-def create_run_dir(out: str | Path, name: str | None, config: Config) -> Path:
-    """Make a new, empty run directory under ``out``; its default name says what was run."""
+def create_run_dir(
+    out: str | Path, name: str | None, config: Config, default: str | None = None
+) -> Path:
+    """Make a new, empty run directory under ``out``: ``name`` (the user's ``--name``, refused
+    if some system would refuse it), else ``default`` (a command's own name for it) or
+    DATASET-MODEL-TIME, made portable; ``-2``, ``-3``... when the name is taken."""
     base = Path(out)
-    if name is None:
-        dataset = re.sub(r"[^A-Za-z0-9_.-]+", "_", config.dataset.removeprefix("csv:"))
-        dataset = dataset.removesuffix(".csv")
-        name = f"{dataset}-{config.model}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if name is not None:
+        check_portable_name(name)
+    else:
+        if default is None:
+            dataset = config.dataset
+            if dataset.startswith("csv:"):  # C:\data\houses.csv or data/houses.csv: houses
+                dataset = PureWindowsPath(dataset.removeprefix("csv:")).stem
+            default = f"{dataset}-{config.model}-{time.strftime('%Y%m%d-%H%M%S')}"
+        name = portable_name(default)
     path, k = base / name, 2
     while path.exists():
         path, k = base / f"{name}-{k}", k + 1

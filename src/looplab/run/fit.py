@@ -49,4 +49,5 @@ def fit(
             callbacks=callbacks,
             patience=config.patience,
             resume=snapshot,
+            target_scale=data.target_scale,  # MAE in the target's units
         )

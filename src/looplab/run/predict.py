@@ -43,8 +43,9 @@ def predict_saved(saved: SavedRun, X: torch.Tensor) -> Predictions:
     """Predictions with class names: the most likely class and each class's probability."""
     with torch.no_grad():
         out = predict_output(saved.model(X), saved.task)
-    if saved.task == "regression":
-        return Predictions(["prediction"], [[float(v)] for v in out])
+    if saved.task == "regression":  # back in the target's units
+        raw = saved.preprocessor.unscale_target(out) if saved.preprocessor else out
+        return Predictions(["prediction"], [[float(v)] for v in raw])
     names = saved.class_names
     probs = torch.stack([1 - out, out], dim=1) if saved.task == "binary" else out  # (rows, classes)
     columns = ["prediction", *[f"p({n})" for n in names]]

@@ -21,8 +21,29 @@ class TrainResult:
     model: MLP
     history: History
     run_dir: Path | None = None
-    test: dict[str, float] = field(default_factory=dict)
+    # the kept model (the weights in model.pt) evaluated after training, split -> metric -> value
+    final: dict[str, dict[str, float]] = field(default_factory=dict)
+    kept_epoch: int = 0  # whose weights those are: the best epoch under early stopping
 
     @property
     def report(self) -> Path | None:
         return self.run_dir / "report.html" if self.run_dir else None
+
+    @property
+    def about_final(self) -> list[str]:
+        """What the final metrics are, in words: which weights, how measured, in which units
+        (the terminal prints these lines under its table, the report above its own)."""
+        epochs = len(self.history)
+        if self.config.patience > 0 and self.kept_epoch != epochs:
+            kept = (f"epoch {self.kept_epoch} of {epochs}, restored by early stopping "
+                    "(best validation loss)")  # fmt: skip
+        elif self.config.patience > 0:
+            kept = f"epoch {self.kept_epoch}, the best validation loss"
+        else:
+            kept = f"the weights after epoch {epochs}"
+        lines = [f"metrics of the kept model: {kept}; saved in model.pt, measured on each "
+                 "split after training (eval mode)"]  # fmt: skip
+        pre = self.data.preprocessor
+        if self.data.task == "regression" and pre is not None and pre.scales_target:
+            lines.append("loss: MSE on the standardized target; mae: in the target's units")
+        return lines

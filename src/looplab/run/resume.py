@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from looplab.config import Config, from_dict
+from looplab.config import BEFORE_FIELD, Config, from_dict, from_saved
 from looplab.errors import ConfigError
 from looplab.loop.history import History
 from looplab.loop.snapshot import history_of
@@ -68,7 +68,7 @@ def check_config(payload: Payload, config: Config, source: str = "the checkpoint
 def saved_config(payload: Payload) -> Config:
     """The config a checkpoint was written with."""
     values: dict[str, Any] = dict(payload["config"])
-    return from_dict(values)
+    return from_saved(values)
 
 
 def resume_config(run_dir: Path, config_file: Path | None, overrides: dict[str, object]) -> Config:
@@ -86,9 +86,10 @@ def resume_config(run_dir: Path, config_file: Path | None, overrides: dict[str, 
 
     saved = run_dir / "config.toml"
     if saved.exists():
-        values = load_toml(saved)
+        values = {**BEFORE_FIELD, **load_toml(saved)}  # an older run keeps its numbers
     elif (run_dir / CHECKPOINT_DIR).is_dir():
-        values = dict(latest_good(run_dir / CHECKPOINT_DIR, set_aside=False).payload["config"])
+        payload = latest_good(run_dir / CHECKPOINT_DIR, set_aside=False).payload
+        values = {**BEFORE_FIELD, **payload["config"]}
     else:
         raise RunError(
             f"cannot resume {str(run_dir)!r}: it is not a looplab run directory (no config.toml, "

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from looplab.config import Config, from_dict, load_toml
+from looplab.config import Config, from_saved, load_toml
 from looplab.data.prepared import PreparedData
 from looplab.data.preprocess import Preprocessor
 from looplab.errors import RunError
@@ -101,5 +101,5 @@ def load_run(path: str | Path) -> SavedRun:
         class_names=classes,
         encoding=payload.get("encoding") or {},
         preprocessor=Preprocessor.from_state_dict(pre) if pre else None,
-        config=from_dict(load_toml(config_file)) if config_file.exists() else None,
+        config=from_saved(load_toml(config_file)) if config_file.exists() else None,
     )
