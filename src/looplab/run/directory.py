@@ -105,17 +105,19 @@ def _alive(record: dict[str, Any]) -> bool:
 
 
 @contextlib.contextmanager
-def status_of(run_dir: Path) -> Iterator[None]:
+def status_of(run_dir: Path, **info: Any) -> Iterator[None]:
     """Mark ``run_dir`` running; if the body raises, mark it interrupted (a signal or Ctrl-C)
-    or failed. The caller writes ``complete`` once every file is in place."""
-    write_status(run_dir, "running")
+    or failed. The caller writes ``complete`` once every file is in place. ``info`` (the
+    run's ``kind``, say) goes into every status written."""
+    write_status(run_dir, "running", **info)
     try:
         yield
     except KeyboardInterrupt as exc:  # looplab.watch.interrupt.Interrupted is one
         checkpoint = getattr(exc, "checkpoint", None)
-        write_status(run_dir, "interrupted", checkpoint=str(checkpoint) if checkpoint else None)
+        where = str(checkpoint) if checkpoint else None
+        write_status(run_dir, "interrupted", checkpoint=where, **info)
         raise
     except BaseException as exc:
         message = str(exc).splitlines()[0] if str(exc) else ""
-        write_status(run_dir, "failed", message=f"{type(exc).__name__}: {message}")
+        write_status(run_dir, "failed", message=f"{type(exc).__name__}: {message}", **info)
         raise

@@ -27,12 +27,13 @@ class RunInfo:
     best: tuple[str, float] | None  # (metric, value): best validation accuracy, R^2 or loss
     age_s: float | None  # seconds since the run last wrote its status
     message: str = ""
+    kind: str = "train"  # or "gpt" (status.json says which)
 
     @property
     def resume_command(self) -> str | None:
         if self.status != "interrupted":
             return None
-        return f"looplab train --resume {shlex.quote(str(self.path))}"
+        return f"looplab {self.kind} --resume {shlex.quote(str(self.path))}"
 
 
 def list_runs(base: str | Path) -> list[RunInfo]:
@@ -54,10 +55,15 @@ def list_runs(base: str | Path) -> list[RunInfo]:
 def run_info(run_dir: Path) -> RunInfo:
     """Status, dataset, progress and best validation metric of one run directory."""
     record = read_status(run_dir)
+    kind = "gpt" if record.get("kind") == "gpt" else "train"
     dataset, total = "?", "?"
     try:
         values = load_toml(run_dir / "config.toml")
-        dataset, total = str(values.get("dataset", "moons")), str(values.get("epochs", 100))
+        if kind == "gpt":  # a language model: its text, and its epochs of eval_every updates
+            dataset = str(values.get("corpus", "pydoc"))
+            total = str(int(values["iterations"]) // int(values["eval_every"]))
+        else:
+            dataset, total = str(values.get("dataset", "moons")), str(values.get("epochs", 100))
     except Exception:  # a damaged config: list the run anyway
         pass
     rows: list[dict[str, float]] = []
@@ -75,6 +81,7 @@ def run_info(run_dir: Path) -> RunInfo:
         best=best_metric(rows),
         age_s=max(0.0, time.time() - float(when)),
         message=str(record.get("message", "")),
+        kind=kind,
     )
 
 
