@@ -27,6 +27,7 @@ from looplab.errors import ConfigError, RunError
 from looplab.files import write_atomic
 from looplab.loop.events import Callback
 from looplab.loop.history import Row
+from looplab.loop.metrics import evaluate
 from looplab.loop.state import LoopState
 from looplab.models.gpt import GPT, GPTSpec, build_gpt
 
@@ -112,7 +113,8 @@ class Sample:
 class SampleRecorder(Callback):
     """Samples the model before training and every ``every`` epochs (and at the last), always
     from the same seed, so what changes between samples is the model; keeps them in
-    ``samples.json``. A resumed run drops the samples of epochs it is about to redo."""
+    ``samples.json`` with the held-out loss at that point (before training, it evaluates the
+    untrained model once). A resumed run drops the samples of epochs it is about to redo."""
 
     def __init__(
         self,
@@ -135,7 +137,10 @@ class SampleRecorder(Callback):
     def on_fit_start(self, state: LoopState) -> None:
         self.samples = [s for s in self.samples if s.epoch <= state.epoch]
         if state.epoch == 0 and state.batch == 0 and not self.samples:
-            self._keep(Sample(0, 0, None, self.sample()))
+            loss = None  # the untrained model's held-out loss: about ln V
+            if state.val_batches is not None:
+                loss = evaluate(state.model, state.val_batches, state.loss_fn, state.task)["loss"]
+            self._keep(Sample(0, 0, loss, self.sample()))
 
     def on_epoch_end(self, state: LoopState, epoch: int, row: Row) -> None:
         if (self.every and epoch % self.every == 0) or epoch == state.epochs:

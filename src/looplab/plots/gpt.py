@@ -14,17 +14,23 @@ BASELINE_STYLES = (":", "--", "-.")
 
 
 def gpt_loss_curves(
-    history: History, eval_every: int, baselines: Mapping[str, float], title: str
+    history: History,
+    eval_every: int,
+    baselines: Mapping[str, float],
+    title: str,
+    initial: float | None = None,
 ) -> Figure:
     """Training loss (mean over each epoch's ``eval_every`` updates, drawn at the epoch's end)
-    and held-out loss per update; each of ``baselines`` (label -> nats per character) is a
-    horizontal line."""
+    and held-out loss per update, from ``initial`` (the untrained model's, at update 0) when it
+    is known; each of ``baselines`` (label -> nats per character) is a horizontal line."""
     fig, ax = new_figure()
     updates = [e * eval_every for e in history.column("epoch")]
     train = history.column("train_loss")
     ax.plot(updates, train, color=PALETTE[0],
             label=f"training loss (mean of the {eval_every} updates before)")  # fmt: skip
     val = history.column("val_loss")
+    if initial is not None:
+        updates, val = [0.0, *updates], [initial, *val]
     if any(math.isfinite(v) for v in val):
         ax.plot(updates, val, "o-", ms=3, color=PALETTE[1], label="held-out loss")
     for (label, value), style in zip(baselines.items(), BASELINE_STYLES, strict=False):

@@ -74,7 +74,9 @@ def loss_figure(run: GPTRun) -> Figure:
     """The loss curves with the text's baselines as lines."""
     b = run.baselines
     lines = {} if b is None else {"ln V": b.uniform, "H1": b.unigram, "H2": b.bigram}
-    return gpt_loss_curves(run.history, run.config.eval_every, lines, gpt_title(run))
+    first = [s.val_loss for s in run.samples if s.step == 0]
+    initial = first[0] if first else None  # the untrained model's held-out loss
+    return gpt_loss_curves(run.history, run.config.eval_every, lines, gpt_title(run), initial)
 
 
 def curves_section(run: GPTRun) -> Section:
