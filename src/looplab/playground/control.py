@@ -81,11 +81,14 @@ class RunControl(Callback):
 
 class FramePublisher(Callback):
     """Calls ``publish(state)`` at the start, at most every ``interval`` seconds while training
-    (stretched to 4x the time a frame takes, so drawing never eats the run), and at the end."""
+    (stretched to ``stretch`` x the time a frame takes, so drawing never eats the run), and at the end."""
 
-    def __init__(self, publish: Callable[[LoopState], None], interval: float = 0.04) -> None:
+    def __init__(
+        self, publish: Callable[[LoopState], None], interval: float = 0.04, stretch: float = 4.0
+    ) -> None:
         self.publish = publish
         self.interval = interval
+        self.stretch = stretch
         self.state: LoopState | None = None
         self._last = 0.0
         self._cost = 0.0
@@ -95,7 +98,7 @@ class FramePublisher(Callback):
         self._now(state)
 
     def on_batch_end(self, state: LoopState, epoch: int, batch: int, loss: Tensor) -> None:
-        if time.perf_counter() - self._last >= max(self.interval, 4 * self._cost):
+        if time.perf_counter() - self._last >= max(self.interval, self.stretch * self._cost):
             self._now(state)
 
     def on_fit_end(self, state: LoopState, history: History) -> None:

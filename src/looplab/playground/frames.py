@@ -152,3 +152,14 @@ def gradient_norms(model: MLP) -> list[float]:
 def finite(value: float) -> float | None:
     """JSON has no NaN or infinity: those become null."""
     return value if math.isfinite(value) else None
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every NaN or infinite float (a diverged run has them) made null."""
+    if isinstance(value, float):
+        return finite(value)
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value

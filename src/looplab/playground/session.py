@@ -50,7 +50,7 @@ class Board:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def post(self, frame: dict[str, Any], point: list[float | None] | None) -> None:
-        text = json.dumps(frame, allow_nan=False)
+        text = json.dumps(frames.json_safe(frame), allow_nan=False)
         with self.lock:
             if point is not None:
                 if self.curve and self.curve[-1][0] == point[0]:
@@ -82,6 +82,9 @@ def optimizer_config(settings: Settings) -> Config:
 class Session:
     """A run in the making. ``configure`` builds it from settings (stopping any run under way);
     ``play``, ``pause``, ``step`` and ``reset`` drive it; ``board`` shows it."""
+
+    frame_interval = 0.04  # seconds between frames while training: 25 a second
+    frame_stretch = 4.0  # ... or 4x the time a frame takes, whichever is longer
 
     def __init__(self, session_id: str, settings: Settings, uploads: UploadStore) -> None:
         self.id = session_id
@@ -169,7 +172,7 @@ class Session:
 
     def _start(self, steps: int | None) -> None:
         self.control = RunControl(self._on_pause, steps)
-        self.publisher = FramePublisher(self._publish)
+        self.publisher = FramePublisher(self._publish, self.frame_interval, self.frame_stretch)
         self.status = "running"
         self._thread = threading.Thread(target=self._train, name=f"playground-{self.id}", daemon=True)
         self._thread.start()
@@ -183,8 +186,9 @@ class Session:
         self._thread = None
 
     def _on_pause(self, state: LoopState) -> None:
-        self.status = "paused"
-        self._publish(state)
+        self._publish(state, "paused")
+        if self.control is not None and not self.control.paused:  # play came while posting
+            self.status = "running"
 
     def _train(self) -> None:
         """The worker: looplab's fit, with the monitors, diagnoses, frames and controls as
@@ -202,19 +206,21 @@ class Session:
                           callbacks=callbacks)  # fmt: skip
             self.history = history
             if self.control.diverged:
-                self.status = "diverged"
+                final: Status = "diverged"
             elif len(history) >= s.epochs:
-                self.status = "done"
+                final = "done"
             else:
-                self.status = "stopped"
+                final = "stopped"
         except Exception as exc:  # shown on the page; the server goes on
-            self.status, self.error = "error", f"{type(exc).__name__}: {exc}"
-        self._publish(self.publisher.state)
+            final, self.error = "error", f"{type(exc).__name__}: {exc}"
+        self._publish(self.publisher.state, final)
 
     # ---- what the page sees -------------------------------------------------------------
 
-    def _publish(self, state: LoopState | None) -> None:
-        """Post a frame of the model as it stands (in the training thread while it runs)."""
+    def _publish(self, state: LoopState | None, status: Status | None = None) -> None:
+        """Post a frame of the model as it stands (in the training thread while it runs); with
+        ``status``, the session takes it once the frame that shows it is posted."""
+        shown = status or self.status
         if state is not None:
             self.state = state
             self.history = state.history
@@ -226,7 +232,7 @@ class Session:
         lr = float(self.optimizer.param_groups[0]["lr"])
         last = self.history.last
         frame: dict[str, Any] = {
-            "status": self.status,
+            "status": shown,
             "error": self.error,
             "step": step,
             "epoch": epoch,
@@ -234,16 +240,18 @@ class Session:
             "epochs": self.settings.epochs,
             "steps_per_epoch": self.settings.steps_per_epoch,
             "lr": lr,
-            "scores": {k: frames.finite(v) for k, v in scores.items()},
-            "epoch_row": {k: frames.finite(v) for k, v in last.items()},
+            "scores": scores,
+            "epoch_row": last,
             "grad_norms": frames.gradient_norms(model),
             "weights": frames.weights(model),
             "notes": [n.to_dict() | {"line": str(n)} for n in self.history.notes],
             "data_version": self.data_version,
             **self.maker.surfaces(model),
         }
-        point = [float(step), frames.finite(scores["train_loss"]), frames.finite(scores["test_loss"])]
+        point = frames.json_safe([float(step), scores["train_loss"], scores["test_loss"]])
         self.board.post(frame, point)
+        if status is not None:
+            self.status = status
 
     def _data_message(self) -> dict[str, Any]:
         """The points (plane coordinates), targets and split, sent when the data changes."""
@@ -261,7 +269,7 @@ class Session:
         """The session as the API reports it."""
         return {
             "id": self.id,
-            "status": self.status,
+            "status": shown,
             "settings": self.settings.model_dump(mode="json"),
             "epochs_done": len(self.history),
         }
