@@ -269,7 +269,7 @@ class Session:
         """The session as the API reports it."""
         return {
             "id": self.id,
-            "status": shown,
+            "status": self.status,
             "settings": self.settings.model_dump(mode="json"),
             "epochs_done": len(self.history),
         }
