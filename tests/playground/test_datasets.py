@@ -18,8 +18,12 @@ from looplab.playground.uploads import UploadStore
 
 @pytest.mark.parametrize(
     ("ours", "name", "noise"),
-    [(ds.moons, "moons", 0.2), (ds.circles, "circles", 0.1), (ds.xor_jitter, "xor", 0.05),
-     (ds.spiral3, "spiral", 0.2)],  # fmt: skip
+    [
+        (ds.moons, "moons", 0.2),
+        (ds.circles, "circles", 0.1),
+        (ds.xor_jitter, "xor", 0.05),
+        (ds.spiral3, "spiral", 0.2),
+    ],
 )
 @pytest.mark.parametrize("seed", [0, 7])
 def test_looplab_datasets_are_drawn_exactly_as_looplab_draws_them(

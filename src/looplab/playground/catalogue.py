@@ -75,7 +75,9 @@ class PlaneData:
         return max(float(np.abs(self.y).max()), 1e-6) if self.task == "regression" else 1.0
 
 
-def raw_points(settings: Settings, uploads: UploadStore) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def raw_points(
+    settings: Settings, uploads: UploadStore
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """The dataset's points before scaling, its targets and its class names."""
     s = settings
     if s.dataset == "upload":

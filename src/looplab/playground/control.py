@@ -81,7 +81,7 @@ class RunControl(Callback):
 
 class FramePublisher(Callback):
     """Calls ``publish(state)`` at the start, at most every ``interval`` seconds while training
-    (stretched to ``stretch`` x the time a frame takes, so drawing never eats the run), and at the end."""
+    (or ``stretch`` x the time a frame takes, so drawing never eats the run), and at the end."""
 
     def __init__(
         self, publish: Callable[[LoopState], None], interval: float = 0.04, stretch: float = 4.0

@@ -177,7 +177,9 @@ def blobs(n: int, noise: float, seed: int, classes: int = 4) -> Points:
     y = np.empty(n, dtype=np.int64)
     start = 0
     for i, size in enumerate(sizes):
-        x[start : start + size] = state.normal(loc=centres[i], scale=0.5 + 2 * noise, size=(size, 2))
+        x[start : start + size] = state.normal(
+            loc=centres[i], scale=0.5 + 2 * noise, size=(size, 2)
+        )
         y[start : start + size] = i
         start += size
     return sklearn_shuffle(x, y, state)

@@ -1,4 +1,4 @@
-""""Export as looplab": the ``looplab train`` command line and TOML config of a playground run,
+""" "Export as looplab": the ``looplab train`` command line and TOML config of a playground run,
 and the settings that have no flag there, said plainly.
 
 looplab's own 2-D datasets are named (``--dataset moons --n 500 --noise 0.2``). Any other data

@@ -1,4 +1,4 @@
-""""Export as PyTorch": a standalone, typed script (torch and numpy only) that reproduces a
+""" "Export as PyTorch": a standalone, typed script (torch and numpy only) that reproduces a
 playground run: the same data from the same seed, the same model and initial weights, loss,
 optimizer and schedule, and the plain loop of the course (forward, loss, zero_grad, backward,
 step). Its final training loss equals the playground's to float precision
@@ -11,6 +11,7 @@ from :mod:`looplab.models.init`) with ``inspect.getsource``: one text, so the tw
 from __future__ import annotations
 
 import inspect
+import itertools
 import textwrap
 from collections.abc import Callable
 from typing import Any
@@ -96,7 +97,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import torch
-from torch import nn'''
+from torch import Tensor, nn'''
 
 
 def script_name(s: Settings) -> str:
@@ -143,7 +144,9 @@ def _data(s: Settings, task: str, upload: Upload | None) -> str:
     if info.scaled:
         functions.append(source(ds.fit_to_plane))
     functions += [source(ds.input_features), source(ds.train_test_split)]
-    scale = "    x = fit_to_plane(x)  # into the playground's plane, [-5, 5]^2\n" if info.scaled else ""
+    scale = (
+        "    x = fit_to_plane(x)  # into the playground's plane, [-5, 5]^2\n" if info.scaled else ""
+    )
     target_type = "torch.int64" if task == "multiclass" else "torch.float32"
     cast = "" if task != "regression" else ".astype(np.float64)"
     make = f'''def make_data() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -158,13 +161,14 @@ def _data(s: Settings, task: str, upload: Upload | None) -> str:
         return X, torch.tensor(y[rows], dtype={target_type})
 
     return (*tensors(train), *tensors(test))'''
-    return "# ---- data " + "-" * 89 + "\n\n\n" + "\n\n".join(functions) + "\n\n" + make
+    alias = "Points = tuple[np.ndarray, np.ndarray]  # x (n, 2) float64, y (n,)"
+    return "# ---- data " + "-" * 88 + f"\n\n{alias}\n\n\n" + "\n\n".join(functions) + "\n\n" + make
 
 
 def _model(s: Settings, outputs: int) -> str:
     widths = [len(s.features), *s.hidden]
     init_lines, forward = [], []
-    for i, (fan_in, fan_out) in enumerate(zip(widths, widths[1:], strict=False), start=1):
+    for i, (fan_in, fan_out) in enumerate(itertools.pairwise(widths), start=1):
         init_lines.append(f"self.fc{i} = nn.Linear({fan_in}, {fan_out})")
         layer = f"self.fc{i}(h)"
         if s.norm != "none":
@@ -184,7 +188,7 @@ def _model(s: Settings, outputs: int) -> str:
     forward.append(f"return self.fc{last}(h)  # (batch, {outputs}) logits: raw scores")
     body = "\n        ".join(init_lines)
     steps = "\n        ".join(["h = x  # (batch, features)", *forward])
-    return f'''# ---- model {"-" * 88}
+    return f'''# ---- model {"-" * 87}
 
 
 class Net(nn.Module):

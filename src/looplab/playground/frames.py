@@ -54,7 +54,9 @@ class FrameMaker:
     def __init__(self, data: PlaneData, features: list[str]) -> None:
         self.data = data
         self.grid = torch.tensor(input_features(grid_points(), features), dtype=torch.float32)
-        rows = np.arange(GRID * GRID).reshape(GRID, GRID)[STRIDE // 2 :: STRIDE, STRIDE // 2 :: STRIDE]
+        rows = np.arange(GRID * GRID).reshape(GRID, GRID)[
+            STRIDE // 2 :: STRIDE, STRIDE // 2 :: STRIDE
+        ]
         self.sub = torch.from_numpy(rows.ravel())  # the neuron grid's cells in the output grid
         self.loss = TaskLoss(data.task)
 
@@ -117,10 +119,7 @@ def metric(logits: Tensor, y: Tensor, task: str) -> float:
         sst = float(((y.double() - y.double().mean()) ** 2).sum())
         sse = float(((pred - y.double()) ** 2).sum())
         return 1 - sse / sst if sst > 0 else math.nan
-    if task == "binary":
-        predicted = (logits[:, 0] > 0).to(y.dtype)
-    else:
-        predicted = logits.argmax(dim=1)
+    predicted = (logits[:, 0] > 0).to(y.dtype) if task == "binary" else logits.argmax(dim=1)
     return float((predicted == y).double().mean())
 
 

@@ -82,7 +82,9 @@ class Sessions:
         with self._lock:
             session = self._open.get(session_id)
         if session is None:
-            raise ApiError(404, "this playground session has ended (server restart or idle): reload")
+            raise ApiError(
+                404, "this playground session has ended (server restart or idle): reload"
+            )
         session.last_seen = time.monotonic()
         return session
 

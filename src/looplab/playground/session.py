@@ -120,7 +120,9 @@ class Session:
             )
             self.settings, self.data, self.model = settings, data, model
             self.optimizer, self.scheduler = optimizer, scheduler
-            self.loss_fn = PenalizedLoss(data.task, model, settings.regularization, settings.reg_rate)
+            self.loss_fn = PenalizedLoss(
+                data.task, model, settings.regularization, settings.reg_rate
+            )
             self.maker = frames.FrameMaker(data, list(settings.features))
             self.history = History()
             self.state: LoopState | None = None
@@ -174,7 +176,9 @@ class Session:
         self.control = RunControl(self._on_pause, steps)
         self.publisher = FramePublisher(self._publish, self.frame_interval, self.frame_stretch)
         self.status = "running"
-        self._thread = threading.Thread(target=self._train, name=f"playground-{self.id}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._train, name=f"playground-{self.id}", daemon=True
+        )
         self._thread.start()
 
     def _halt(self) -> None:
