@@ -854,6 +854,8 @@ async function start() {
       await openSession(defaults);
     }
     window.addEventListener("resize", () => { S.structureDirty = true; S.dirty = true; });
+    // a link pasted into this tab changes only the hash: take its settings
+    window.addEventListener("hashchange", () => change(readHash(defaults)));
     window.addEventListener("beforeunload", () => { if (S.source) S.source.close(); });
     requestAnimationFrame(loop);
   } catch (e) {
