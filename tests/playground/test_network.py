@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from looplab.models.losses import TaskLoss
+from looplab.models.mlp import MLP
 from looplab.playground.network import (
     PenalizedLoss,
     SeededDropout,
@@ -18,7 +19,7 @@ from looplab.playground.network import (
 from looplab.playground.settings import parse_settings
 
 
-def small_net() -> nn.Module:
+def small_net() -> MLP:
     torch.manual_seed(0)
     return build_network(parse_settings({"hidden": [5, 3], "norm": "layer"}), 2)
 
@@ -54,7 +55,7 @@ def test_l2_penalty_gradient_is_rate_times_w_as_weight_decay() -> None:
 
 def test_l1_gradient_agrees_with_finite_differences() -> None:
     model = small_net()
-    w = model.fc1.weight
+    w = model.linear(1).weight
     with torch.no_grad():
         w[0, 0] = 0.37  # away from 0, where |w| has no derivative
     value = penalty(model, "L1", 0.2)
@@ -118,7 +119,8 @@ def test_builds_are_reproducible_and_do_not_touch_the_global_generator() -> None
 
 
 def test_block_outputs_end_with_the_models_output() -> None:
-    for extra in ({}, {"residual": True, "hidden": [4, 4, 4]}, {"hidden": []}):
+    extras: list[dict[str, object]] = [{}, {"residual": True, "hidden": [4, 4, 4]}, {"hidden": []}]
+    for extra in extras:
         model = build_network(parse_settings({"dropout": 0.2, **extra}), 3).eval()
         x = torch.randn(10, 2)
         outs = block_outputs(model, x)

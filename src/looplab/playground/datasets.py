@@ -190,7 +190,8 @@ def fit_to_plane(x: np.ndarray) -> np.ndarray:
     coordinate is 5: any data then fills the playground's [-6, 6]^2 plane."""
     centre = (x.max(axis=0) + x.min(axis=0)) / 2
     reach = float(np.abs(x - centre).max())
-    return (x - centre) * (5 / reach if reach > 0 else 1.0)
+    scaled: np.ndarray = (x - centre) * (5 / reach if reach > 0 else 1.0)
+    return scaled
 
 
 def input_features(x: np.ndarray, names: list[str]) -> np.ndarray:

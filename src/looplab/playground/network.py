@@ -85,9 +85,9 @@ def penalty(model: nn.Module, kind: str, rate: float) -> Tensor:
     the weights of every linear layer, in the model's order."""
     weights = [m.weight for m in model.modules() if isinstance(m, nn.Linear)]
     if kind == "L1":
-        return rate * sum(w.abs().sum() for w in weights)
+        return rate * torch.stack([w.abs().sum() for w in weights]).sum()
     if kind == "L2":
-        return rate / 2 * sum((w * w).sum() for w in weights)
+        return rate / 2 * torch.stack([(w * w).sum() for w in weights]).sum()
     return torch.zeros(())
 
 
@@ -103,7 +103,7 @@ class PenalizedLoss(nn.Module):
         self.rate = rate
 
     def forward(self, logits: Tensor, y: Tensor) -> Tensor:
-        loss = self.data_loss(logits, y)
+        loss: Tensor = self.data_loss(logits, y)
         if self.kind == "none":
             return loss
         return loss + penalty(self.model[0], self.kind, self.rate)

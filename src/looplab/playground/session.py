@@ -83,7 +83,7 @@ class Session:
     """A run in the making. ``configure`` builds it from settings (stopping any run under way);
     ``play``, ``pause``, ``step`` and ``reset`` drive it; ``board`` shows it."""
 
-    frame_interval = 0.04  # seconds between frames while training: 25 a second
+    frame_interval = 1 / 30  # seconds between frames while training: 30 a second
     frame_stretch = 4.0  # ... or 4x the time a frame takes, whichever is longer
 
     def __init__(self, session_id: str, settings: Settings, uploads: UploadStore) -> None:
@@ -115,9 +115,8 @@ class Session:
         )
         with self._lock:
             self._halt()
-            changed_data = not hasattr(self, "data") or self._data_key(settings) != self._data_key(
-                self.settings
-            )
+            previous: Settings | None = getattr(self, "settings", None)
+            changed_data = previous is None or self._data_key(settings) != self._data_key(previous)
             self.settings, self.data, self.model = settings, data, model
             self.optimizer, self.scheduler = optimizer, scheduler
             self.loss_fn = PenalizedLoss(
