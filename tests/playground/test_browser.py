@@ -24,7 +24,8 @@ from looplab.playground.server import create_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+        "--disable-background-networking", "--disable-component-update",
+        "--disable-sync"]  # fmt: skip
 
 if not CHROMIUM.exists():
     pytest.skip(
@@ -172,7 +173,8 @@ def test_play_learn_change_upload_export(server: str, browser: Browser, tmp_path
 def test_a_link_reproduces_the_run(server: str, browser: Browser) -> None:
     b = browser
     link = (server + "#problem=regression&dataset=multigauss&hidden=6%2C3&activation=relu"
-            "&lr=0.01&optimizer=adam&seed=7&epochs=3&batch_size=20&features=x1%2Cx2%2Cx1%5E2")  # fmt: skip
+            "&lr=0.01&optimizer=adam&seed=7&epochs=3&batch_size=20"
+            "&features=x1%2Cx2%2Cx1%5E2")  # fmt: skip
     open_page(b, link)
     settings = b.value("S.settings")
     assert (settings["dataset"], settings["hidden"], settings["seed"]) == ("multigauss", [6, 3], 7)
