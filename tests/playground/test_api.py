@@ -161,11 +161,11 @@ def test_actions_step_pause_play_reset(client: TestClient) -> None:
         frame = read_events(client, sid, 1)[-1][1]["frame"]
         if frame["status"] == "paused":
             break
-    assert (frame["status"], frame["step"]) == ("paused", 1)
+    assert (frame["status"], frame["step"]) == ("paused", 1)  # one step, then it waits
     client.post(f"/api/sessions/{sid}/step")
     for _ in range(200):
         frame = read_events(client, sid, 1)[-1][1]["frame"]
-        if frame["step"] == 2:
+        if frame["step"] == 2 and frame["status"] == "paused":
             break
     assert (frame["status"], frame["step"]) == ("paused", 2)
     reset = client.post(f"/api/sessions/{sid}/reset").json()

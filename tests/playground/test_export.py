@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -58,22 +59,86 @@ def train(settings: dict[str, Any], uploads: UploadStore | None = None) -> Sessi
     return s
 
 
-def run_script(script: str, tmp_path: Path) -> dict[str, float]:
-    path = tmp_path / "export.py"
-    path.write_text(script)
-    out = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=120)
+RUNNER = """
+import contextlib, io, json, runpy, sys
+for path in sys.argv[1:]:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        runpy.run_path(path, run_name="__main__")
+    print(json.dumps({"path": path, "last": out.getvalue().strip().splitlines()[-1]}))
+"""
+
+
+def run_scripts(scripts: dict[str, str], folder: Path) -> dict[str, dict[str, float]]:
+    """Each script run as ``__main__`` in one fresh Python (one torch import for all: it takes
+    seconds on a busy machine); its last line of output, read as JSON, by name."""
+    paths = {}
+    for name, script in scripts.items():
+        paths[name] = folder / f"{name}.py"
+        paths[name].write_text(script)
+    out = subprocess.run([sys.executable, "-c", RUNNER, *map(str, paths.values())],
+                         capture_output=True, text=True, timeout=600)  # fmt: skip
     assert out.returncode == 0, out.stderr
-    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
+    by_path = {}
+    for line in out.stdout.splitlines():
+        record = json.loads(line)
+        by_path[record["path"]] = json.loads(record["last"])
+    return {name: by_path[str(path)] for name, path in paths.items()}
+
+
+@dataclass
+class Exported:
+    """A finished playground run and what its exported script printed."""
+
+    session: Session
+    rows: list[dict[str, float]]
+    result: dict[str, float]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Exported]:
+    """Every configuration trained in the playground, exported and run as a script; plus a
+    run exported mid-way and one on an uploaded CSV."""
+    sessions, scripts = {}, {}
+    for name, settings in CONFIGS.items():
+        s = train(settings)
+        sessions[name] = s
+        scripts[name] = export_script(s.settings, s.data.task, s.data.outputs, len(s.history))
+    mid = Session("mid", parse_settings({"epochs": 300, "schedule": "cosine"}), UploadStore())
+    mid.play()
+    while len(mid.history) < 3:
+        time.sleep(0.005)
+    mid.pause()
+    while mid.status != "paused":
+        time.sleep(0.005)
+    done = len(mid.history)
+    sessions["mid-run"] = mid
+    scripts["mid-run"] = export_script(mid.settings, mid.data.task, mid.data.outputs, done,
+                                       paused_mid_epoch=True)  # fmt: skip
+    mid_rows = [dict(r) for r in mid.history.rows]
+    mid.close()
+    lines = ["a,b,c"] + [f"{(i * 37) % 100 / 10},{(i * 11) % 50 / 7},{'yes' if i % 3 else 'no'}"
+                         for i in range(120)]  # fmt: skip
+    uploads = UploadStore()
+    up = uploads.add(parse_csv("\n".join(lines).encode(), "mine.csv"))
+    s = train({"dataset": "upload", "upload": up.id, "epochs": 3, "hidden": [5]}, uploads)
+    sessions["upload"] = s
+    scripts["upload"] = export_script(s.settings, s.data.task, s.data.outputs, 3, up)
+    results = run_scripts(scripts, tmp_path_factory.mktemp("exports"))
+    out = {}
+    for name, session in sessions.items():
+        rows = mid_rows[:done] if name == "mid-run" else [dict(r) for r in session.history.rows]
+        out[name] = Exported(session, rows, results[name])
+    return out
 
 
 @pytest.mark.parametrize("name", list(CONFIGS))
-def test_the_exported_script_ends_on_the_playgrounds_loss(name: str, tmp_path: Path) -> None:
-    s = train(CONFIGS[name])
-    script = export_script(s.settings, s.data.task, s.data.outputs, len(s.history))
-    got = run_script(script, tmp_path)
-    last = s.history.last
-    assert got["epochs"] == len(s.history) == s.settings.epochs
+def test_the_exported_script_ends_on_the_playgrounds_loss(
+    name: str, exported: dict[str, Exported]
+) -> None:
+    run = exported[name]
+    s, got, last = run.session, run.result, run.rows[-1]
+    assert got["epochs"] == len(run.rows) == s.settings.epochs
     assert abs(got["train_loss"] - last["train_loss"]) <= 1e-6
     assert abs(got["test_loss"] - last["val_loss"]) <= 1e-6
     final = s.maker.scores(s.model)  # the page's numbers: whole sets, task loss, eval mode
@@ -81,32 +146,23 @@ def test_the_exported_script_ends_on_the_playgrounds_loss(name: str, tmp_path: P
     assert abs(got["test_data_loss"] - final["test_loss"]) <= 1e-6
 
 
-def test_an_export_mid_run_reproduces_the_epochs_done(tmp_path: Path) -> None:
-    s = Session("mid", parse_settings({"epochs": 300, "schedule": "cosine"}), UploadStore())
-    s.play()
-    while len(s.history) < 3:
-        time.sleep(0.005)
-    s.pause()
-    while s.status != "paused":
-        time.sleep(0.005)
-    done = len(s.history)
-    rows = [dict(r) for r in s.history.rows]
-    script = export_script(s.settings, s.data.task, s.data.outputs, done, paused_mid_epoch=True)
-    assert f"EPOCHS = {done}" in script and "PLANNED_EPOCHS = 300" in script
-    s.close()
-    got = run_script(script, tmp_path)
-    assert abs(got["train_loss"] - rows[done - 1]["train_loss"]) <= 1e-6
+def test_an_export_mid_run_reproduces_the_epochs_done(exported: dict[str, Exported]) -> None:
+    run = exported["mid-run"]
+    assert run.result["epochs"] == len(run.rows) >= 3
+    assert abs(run.result["train_loss"] - run.rows[-1]["train_loss"]) <= 1e-6
 
 
-def test_an_uploaded_csv_is_embedded_and_reproduced(tmp_path: Path) -> None:
-    lines = ["a,b,c"] + [f"{(i * 37) % 100 / 10},{(i * 11) % 50 / 7},{'yes' if i % 3 else 'no'}"
-                         for i in range(120)]  # fmt: skip
-    uploads = UploadStore()
-    up = uploads.add(parse_csv("\n".join(lines).encode(), "mine.csv"))
-    s = train({"dataset": "upload", "upload": up.id, "epochs": 3, "hidden": [5]}, uploads)
-    script = export_script(s.settings, s.data.task, s.data.outputs, 3, up)
-    got = run_script(script, tmp_path)
-    assert abs(got["train_loss"] - s.history.last["train_loss"]) <= 1e-6
+def test_an_uploaded_csv_is_embedded_and_reproduced(exported: dict[str, Exported]) -> None:
+    run = exported["upload"]
+    assert abs(run.result["train_loss"] - run.rows[-1]["train_loss"]) <= 1e-6
+
+
+def test_the_mid_run_script_says_where_it_stops() -> None:
+    s = Session("mid", parse_settings({"epochs": 300}), UploadStore())
+    script = export_script(s.settings, s.data.task, s.data.outputs, 7, paused_mid_epoch=True)
+    assert "EPOCHS = 7" in script and "PLANNED_EPOCHS = 300" in script
+    assert "the 7 epochs the playground had finished" in script
+    assert "part-way into the next one" in script
 
 
 def test_the_script_is_clean_python(tmp_path: Path) -> None:
