@@ -296,6 +296,10 @@ function renderControls() {
   $("reg_rate").disabled = s.regularization === "none";
   $("momentum").disabled = !["momentum", "nesterov"].includes(s.optimizer);
   $("classes-field").hidden = s.dataset !== "blobs";
+  for (const id of ["n", "noise"]) {  // your CSV has its own points
+    $(id).disabled = s.dataset === "upload";
+    $(id).title = s.dataset === "upload" ? "your CSV sets the points" : "";
+  }
   $("layer-count").textContent = `${s.hidden.length} hidden layer${s.hidden.length === 1 ? "" : "s"}`;
   $("upload-name").textContent = s.dataset === "upload" ? (localStorage.getItem("looplab-upload-name-" + s.upload) || "your CSV") : "";
   renderDatasets();
