@@ -30,6 +30,7 @@ from looplab.cli import (  # noqa: E402, F401
     landscape,
     lessons,
     lr_find,
+    playground,
     predict,
     regularize,
     runs,
