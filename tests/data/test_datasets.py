@@ -76,3 +76,12 @@ def test_moons_circles_blobs_are_scikit_learns_numbers(n: int, seed: int) -> Non
         assert torch.equal(data.X, torch.from_numpy(X).float()), name
         assert torch.equal(data.y, torch.from_numpy(y).to(data.y.dtype)), name
 
+
+@pytest.mark.parametrize("name", list(DATASETS))
+def test_the_table_of_datasets_says_what_loading_gives(name: str) -> None:
+    data, info = load_dataset(name), DATASETS[name]
+    assert (info.rows, info.features, info.classes) == (
+        data.n_rows,
+        data.n_features,
+        len(data.class_names),
+    )
