@@ -18,14 +18,15 @@ from looplab.loop.history import History, Note
 from looplab.loop.snapshot import Snapshot
 from looplab.models.init import init_model
 from looplab.models.mlp import build_model
-from looplab.run.build import check_fits_data, checked, model_spec
-from looplab.run.directory import create_run_dir, status_of, write_status
+from looplab.run.build import check_fits_data, model_spec
+from looplab.run.checks import checked
+from looplab.run.directory import MODEL_FILE, create_run_dir, status_of, write_status
 from looplab.run.evaluation import evaluate_splits, kept_epoch
 from looplab.run.fit import fit
 from looplab.run.result import TrainResult
 from looplab.run.resume import is_done, prepare_resume, restored_history
 from looplab.run.rollback import fit_with_rollback
-from looplab.run.saved import MODEL_FILE, save_model
+from looplab.run.saved import save_model
 from looplab.watch.checkpoint import CHECKPOINT_DIR
 from looplab.watch.checkpointer import Checkpointer
 from looplab.watch.diagnoses import MESSAGES_FILE, Diagnoses

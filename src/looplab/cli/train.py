@@ -27,19 +27,22 @@ def train(
     import shlex
     import time
 
-    from looplab.cli.options import load_config
+    from looplab import cli
+
+    if resume is not None:
+        from looplab.run.resume import resume_config
+
+        config = resume_config(resume, config_file, overrides or {})
+    else:
+        from looplab.cli.options import load_config
+
+        config = load_config(config_file, **(overrides or {}))  # a mistake ends here, at once
     from looplab.inspect.coefficients import linear_coefficients, output_names
     from looplab.pipeline import train as run_training
-    from looplab.report.blocks import run_title
-    from looplab.run.resume import resume_config
+    from looplab.run.result import run_title
     from looplab.watch.interrupt import Interrupted, SignalCatcher
     from looplab.watch.progress import ProgressBar
 
-    if resume is not None:
-        config = resume_config(resume, config_file, overrides or {})
-    else:
-        config = load_config(config_file, **(overrides or {}))
-    started = time.perf_counter()
     bar = ProgressBar(err_console)
     try:
         with SignalCatcher() as signals:
@@ -69,7 +72,7 @@ def train(
             bar.progress.live.transient = True
             bar.progress.stop()
         raise
-    seconds = time.perf_counter() - started
+    seconds = time.perf_counter() - cli.started  # from the command's start: imports included
     console.print(f"[bold]{run_title(result)}[/]")  # what was run, then how it ended
     console.print(metrics_table(result.final))
     for line in result.about_final:

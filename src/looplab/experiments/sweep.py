@@ -26,7 +26,7 @@ import torch
 from looplab.config import Config, coerce, field_names
 from looplab.errors import ConfigError, one_of
 from looplab.loop.history import Row
-from looplab.run.build import checked
+from looplab.run.checks import checked
 
 LIST_FIELDS = ("hidden", "drop")  # their values contain commas: separate values with ';'
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import html
 import math
-from typing import TYPE_CHECKING
 
 import torch
 
@@ -18,10 +17,8 @@ from looplab.models.losses import predict_labels
 from looplab.plots.confusion import confusion_matrix
 from looplab.plots.curves import LOSS_LABEL, loss_curves, metric_curves
 from looplab.plots.predictions import decision_boundary, fitted_curve, predicted_vs_true
-from looplab.report.blocks import Section, figure_html, fmt, run_title, table_html
-
-if TYPE_CHECKING:
-    from looplab.run.result import TrainResult
+from looplab.report.blocks import Section, figure_html, fmt, table_html
+from looplab.run.result import TrainResult, run_title
 
 
 def metrics_section(result: TrainResult) -> Section:

@@ -18,13 +18,13 @@ from torch import nn
 from looplab.config import Config
 from looplab.data.batches import make_batches
 from looplab.data.prepared import PreparedData
-from looplab.data.registry import check_dataset
 from looplab.data.split import Split
 from looplab.errors import ConfigError
 from looplab.loop.protocols import BatchSource, LossFn, Optimizer
 from looplab.manual.engine import manual_engine
 from looplab.models.losses import TaskLoss
 from looplab.models.mlp import ModelSpec
+from looplab.run.checks import checked
 from looplab.run.optimizers import build_optimizer
 from looplab.run.schedules import LoopSchedule, PlateauSchedule, build_scheduler
 from looplab.run.threads import auto_threads
@@ -58,14 +58,6 @@ def model_spec(config: Config, data: PreparedData) -> ModelSpec:
         norm=config.norm,
         residual=config.residual,
     )
-
-
-def checked(config: Config) -> Config:
-    """``config`` validated field by field, and its dataset checked by the data registry:
-    every mistake that needs no data is found here, before anything is written."""
-    config.validate()
-    check_dataset(config.dataset, config.target, config.n, config.noise)
-    return config
 
 
 def build(model: nn.Module, data: PreparedData, config: Config) -> Built:

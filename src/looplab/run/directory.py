@@ -20,10 +20,11 @@ from typing import Any
 from looplab.config import Config
 from looplab.errors import RunError
 from looplab.files import check_portable_name, portable_name, write_atomic
-from looplab.run.saved import FORMAT_VERSION, MODEL_FILE
 from looplab.watch.checkpoint import CHECKPOINT_DIR, list_checkpoints
 
 STATUS_FILE = "status.json"
+MODEL_FILE = "model.pt"  # the trained model: looplab.run.saved writes and reads it
+FORMAT_VERSION = 1  # of the run's files: model.pt and status.json
 STATUSES = ("running", "complete", "interrupted", "failed")
 
 

@@ -12,8 +12,7 @@ from pathlib import Path
 from looplab.config import load_toml
 from looplab.errors import RunError
 from looplab.loop.history import History
-from looplab.run.directory import STATUS_FILE, read_status
-from looplab.run.saved import MODEL_FILE
+from looplab.run.directory import MODEL_FILE, STATUS_FILE, read_status
 
 
 @dataclass

@@ -18,10 +18,8 @@ from looplab.data.prepared import PreparedData
 from looplab.data.preprocess import Preprocessor
 from looplab.errors import RunError
 from looplab.models.mlp import MLP, ModelSpec, build_model
+from looplab.run.directory import FORMAT_VERSION, MODEL_FILE
 from looplab.task import Task
-
-FORMAT_VERSION = 1
-MODEL_FILE = "model.pt"
 
 
 def save_model(path: Path, model: nn.Module, spec: ModelSpec, data: PreparedData) -> None:
