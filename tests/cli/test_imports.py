@@ -51,3 +51,16 @@ def test_each_command_imports_only_the_heavy_modules_it_uses(tmp_path: Path) -> 
     for (argv, forbidden), modules in zip(steps, loaded, strict=True):
         assert not forbidden & set(modules), f"looplab {' '.join(argv)} imported {modules}"
     assert "matplotlib" in loaded[-1]  # the report's figures: the check sees what it looks for
+
+
+def test_the_console_script_prints_everything_and_keeps_its_exit_code(tmp_path: Path) -> None:
+    # main() freezes the collector before exit (a faster exit): output and codes are intact
+    code = "import sys; from looplab.cli import main; sys.argv[0] = 'looplab'; main()"
+    listed = subprocess.run([sys.executable, "-c", code, "datasets"], capture_output=True,
+                            text=True, cwd=tmp_path)  # fmt: skip
+    assert listed.returncode == 0 and "breast_cancer" in listed.stdout
+    refused = subprocess.run([sys.executable, "-c", code, "train", "--lr", "-1"],
+                             capture_output=True, text=True, cwd=tmp_path)  # fmt: skip
+    assert refused.returncode == 2
+    assert refused.stderr.startswith("error: lr must be")
+    assert not (tmp_path / "runs").exists()

@@ -7,6 +7,7 @@ anything else is a bug and keeps its traceback. torch is imported only inside co
 
 from __future__ import annotations
 
+import gc
 import sys
 import time
 
@@ -76,6 +77,14 @@ def main() -> None:
     set: otherwise torch is compiled from source on every start (measured: 7.5 s of a 16 s run).
     uv's install-time ``compile-bytecode`` did the same, but re-checked all 10,285 files and said
     so on every ``uv run``; this way only the modules looplab imports are compiled, once.
+
+    When the command is done, ``gc.freeze()`` moves every object to the collector's permanent
+    generation, so the collections of Python's exit do not walk the hundreds of thousands of
+    objects torch (and ``torch._dynamo``, which ``torch.optim`` imports) created. Measured on
+    2 cores: the exit after ``import torch`` took 0.55 s of CPU, 0.37 s less frozen; after
+    ``import torch._dynamo`` 1.05 s, 0.87 s less. Files are all closed by then.
     """
     sys.dont_write_bytecode = False
-    sys.exit(run(sys.argv[1:], started_at=_IMPORTED))
+    code = run(sys.argv[1:], started_at=_IMPORTED)
+    gc.freeze()
+    sys.exit(code)
