@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from looplab.cli import app
+from looplab.cli.collector import collector_paused
 from looplab.cli.output import console
 
 
@@ -31,6 +32,7 @@ def datasets() -> None:
 
 
 @app.command()
+@collector_paused
 def summary(
     run: Annotated[
         Path | None, typer.Argument(help="a saved run directory (instead of a spec)")

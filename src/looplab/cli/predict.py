@@ -9,10 +9,12 @@ import typer
 from rich.table import Table
 
 from looplab.cli import app
+from looplab.cli.collector import collector_paused
 from looplab.cli.output import console, fmt
 
 
 @app.command()
+@collector_paused
 def predict(
     run: Annotated[Path, typer.Argument(help="a run directory written by `looplab train`")],
     input: Annotated[Path, typer.Option("--input", help="CSV file with the feature columns")],

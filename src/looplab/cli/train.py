@@ -28,6 +28,7 @@ def train(
     import time
 
     from looplab import cli
+    from looplab.cli.collector import PausedCollector
 
     if resume is not None:
         from looplab.run.resume import resume_config
@@ -37,41 +38,42 @@ def train(
         from looplab.cli.options import load_config
 
         config = load_config(config_file, **(overrides or {}))  # a mistake ends here, at once
-    from looplab.inspect.coefficients import linear_coefficients, output_names
-    from looplab.pipeline import train as run_training
-    from looplab.run.result import run_title
-    from looplab.watch.interrupt import Interrupted, SignalCatcher
-    from looplab.watch.progress import ProgressBar
+    with PausedCollector() as collector:  # back on when training starts (cli/collector.py)
+        from looplab.inspect.coefficients import linear_coefficients, output_names
+        from looplab.pipeline import train as run_training
+        from looplab.run.result import run_title
+        from looplab.watch.interrupt import Interrupted, SignalCatcher
+        from looplab.watch.progress import ProgressBar
 
-    bar = ProgressBar(err_console)
-    try:
-        with SignalCatcher() as signals:
-            result = run_training(
-                config,
-                callbacks=[bar],
-                on_note=lambda note: err_console.print(f"[yellow]note:[/] {note}"),
-                resume=resume,
-                signals=signals,
+        bar = ProgressBar(err_console)
+        try:
+            with SignalCatcher() as signals:
+                result = run_training(
+                    config,
+                    callbacks=[collector.on_at_fit_start(), bar],
+                    on_note=lambda note: err_console.print(f"[yellow]note:[/] {note}"),
+                    resume=resume,
+                    signals=signals,
+                )
+        except Interrupted as exc:
+            if bar.progress is not None:
+                bar.progress.stop()
+            saved = (
+                f"checkpoint saved: {exc.checkpoint}"
+                if exc.checkpoint
+                else ("stopped at once; the last good checkpoint is intact")
             )
-    except Interrupted as exc:
-        if bar.progress is not None:
-            bar.progress.stop()
-        saved = (
-            f"checkpoint saved: {exc.checkpoint}"
-            if exc.checkpoint
-            else ("stopped at once; the last good checkpoint is intact")
-        )
-        run_dir = signals.run_dir
-        err_console.print(f"interrupted ({exc}): {saved}", highlight=False, soft_wrap=True)
-        if run_dir is not None:
-            command = f"looplab train --resume {shlex.quote(str(run_dir))}"
-            err_console.print(f"resume with: {command}", highlight=False, soft_wrap=True)
-        raise typer.Exit(exc.exit_code) from None
-    except BaseException:
-        if bar.progress is not None:  # fit stopped on an error: clear the bar, keep the message
-            bar.progress.live.transient = True
-            bar.progress.stop()
-        raise
+            run_dir = signals.run_dir
+            err_console.print(f"interrupted ({exc}): {saved}", highlight=False, soft_wrap=True)
+            if run_dir is not None:
+                command = f"looplab train --resume {shlex.quote(str(run_dir))}"
+                err_console.print(f"resume with: {command}", highlight=False, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+        except BaseException:
+            if bar.progress is not None:  # fit stopped on an error: clear the bar, keep the message
+                bar.progress.live.transient = True
+                bar.progress.stop()
+            raise
     seconds = time.perf_counter() - cli.started  # from the command's start: imports included
     console.print(f"[bold]{run_title(result)}[/]")  # what was run, then how it ended
     console.print(metrics_table(result.final))
