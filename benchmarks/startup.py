@@ -42,13 +42,16 @@ class Command:
     cpu: list[float] = field(default_factory=list)
     rss_mib: list[float] = field(default_factory=list)
     output: str = ""
+    env: dict[str, str] | None = None  # None: this process's environment
 
 
 def run_once(command: Command, cwd: Path) -> None:
     """One run as its own process: wall and CPU seconds and peak memory of that process."""
     started = time.perf_counter()
     with tempfile.TemporaryFile() as out:
-        process = subprocess.Popen(command.argv, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command.argv, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, env=command.env
+        )
         _, status, usage = os.wait4(process.pid, 0)
         process.returncode = os.waitstatus_to_exitcode(status)
         command.wall.append(time.perf_counter() - started)
@@ -101,6 +104,12 @@ def verdict(command: Command, floor: Command) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5, help="counted rounds (best is shown)")
+    parser.add_argument(
+        "--before",
+        metavar="SRC",
+        help="also time the looplab commands with looplab imported from SRC (another checkout's "
+        "src/ directory, e.g. from `git worktree add`), interleaved with this one's",
+    )
     args = parser.parse_args()
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="looplab-startup-") as tmp:
@@ -110,6 +119,19 @@ def main() -> None:
         setup = [looplab, "train", "--epochs", "1", "--out", "runs", "--name", "ready"]
         subprocess.run(setup, cwd=work, check=True, capture_output=True)
         todo = commands(work)
+        if args.before:
+            env = {**os.environ, "PYTHONPATH": str(Path(args.before).resolve())}
+            before = [
+                Command(f"{c.name} [before]", c.argv, "", env=env)
+                for c in todo
+                if "looplab" in c.name and "scratch" not in c.name
+            ]
+            subprocess.run(
+                [*setup[:-1], "ready-before"], cwd=work, check=True, env=env, capture_output=True
+            )
+            for c in before:  # a run the old code wrote, for its predict
+                c.argv = [a.replace("ready", "ready-before") for a in c.argv]
+            todo += before
         for round_ in range(args.repeats + 1):
             for command in todo:
                 run_once(command, work)
