@@ -94,11 +94,19 @@ def commands(work: Path) -> list[Command]:
 
 
 def verdict(command: Command, floor: Command) -> str:
-    if command.target == "help":
-        return "met" if min(command.wall) < HELP_TARGET_S else "NOT MET"
-    if command.target == "ratio":
-        return "met" if min(command.wall) / min(floor.wall) <= RATIO_TARGET else "NOT MET"
-    return ""
+    """The target against wall seconds, and against CPU seconds (what an idle machine's wall
+    seconds would be: on a busy one, waiting for a core inflates the wall clock)."""
+    said = []
+    for name, figures, floor_figures in (
+        ("wall", command.wall, floor.wall),
+        ("CPU", command.cpu, floor.cpu),
+    ):
+        if command.target == "help":
+            met = min(figures) < HELP_TARGET_S
+        else:
+            met = min(figures) / min(floor_figures) <= RATIO_TARGET
+        said.append(f"{name} {'met' if met else 'NOT MET'}")
+    return ", ".join(said)
 
 
 def main() -> None:
