@@ -22,6 +22,9 @@ Sections:
 4. start-up: each side's whole process (imports, data, one epoch of the default job), and
    ``looplab train --epochs 1``, against ``python -c "import torch"``.
 
+Sections 3 and 4 run first: a process's peak memory counts its parent's at the fork, so this
+process imports nothing heavy until it has started them all.
+
 All torch-based sides run with ``--threads`` torch threads (default 1: these models are small,
 and one thread is fastest on a busy 2-core machine; ``benchmarks/threads.py``), scikit-learn
 with as many BLAS threads. Timings on a shared machine are noisy: compare the ratios, and the
@@ -358,8 +361,6 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="looplab-peers-") as tmp:
         directory = Path(tmp)
         make_data(directory, args.big)
-        if "startup" in sections:
-            startup(sides, directory, args.threads, args.repeats)
         if "scaling" in sections:
             for rows in [10_000, 100_000, *([1_000_000] if args.big else [])]:
                 spec = dict(
@@ -395,6 +396,8 @@ def main() -> None:
                     results,
                     memory=True,
                 )
+        if "startup" in sections:
+            startup(sides, directory, args.threads, args.repeats)
         if "default" in sections:
             w = workload(directory, DEFAULT_JOB)
             table(
