@@ -28,9 +28,14 @@ def test_paused_until_resumed_or_the_end_and_left_off_if_it_was_off() -> None:
     gc.enable()
     with PausedCollector() as collector:
         assert not gc.isenabled()
+        made: list[list[int]] = [
+            []
+        ]  # made during the start: frozen when the collector comes back on
         collector.resume()
-        assert gc.isenabled()
-    assert gc.isenabled()
+        assert gc.isenabled() and gc.get_freeze_count() > 0
+        assert not any(o is made for o in gc.get_objects())  # frozen: not in any generation
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    assert any(o is made for o in gc.get_objects())  # collectable again
     gc.disable()
     with PausedCollector() as collector:
         collector.resume()

@@ -5,7 +5,10 @@ the optimizer) makes hundreds of thousands of objects that live until the comman
 the collector walked them again and again as they came: 0.64 s of the 3.9 s of CPU of
 ``looplab train --epochs 1`` (benchmarks/startup.py, measured with and without). Reference
 counting still frees every object that is not in a cycle. The collector is back on when the
-work starts (``train``: at the start of fit) or when the command ends.
+work starts (``train``: at the start of fit) or when the command ends; when it comes back
+on, the objects made so far are frozen (``gc.freeze()``), so that its collections during the
+work do not walk them either: importing matplotlib for the report after torch._dynamo took
+0.73 s of CPU with the collector on, 0.25 s with them frozen (measured).
 """
 
 from __future__ import annotations
@@ -24,15 +27,21 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 class PausedCollector:
     """``with PausedCollector() as collector:`` the collector is off until ``resume()`` or the
-    end of the block; if it was off already, it stays off."""
+    end of the block, and the objects it froze are unfrozen at the end; if it was off already,
+    it stays off."""
 
     def __enter__(self) -> PausedCollector:
         self.was_on = gc.isenabled()
+        self.froze = False
         gc.disable()
         return self
 
     def resume(self) -> None:
-        if self.was_on:
+        """On again, the objects made so far frozen (unless someone else froze some)."""
+        if self.was_on and not gc.isenabled():
+            if gc.get_freeze_count() == 0:
+                gc.freeze()
+                self.froze = True
             gc.enable()
 
     def __exit__(
@@ -42,6 +51,8 @@ class PausedCollector:
         traceback: TracebackType | None,
     ) -> None:
         self.resume()
+        if self.froze:  # collectable again, as before the command
+            gc.unfreeze()
 
     def on_at_fit_start(self) -> Callback:
         """A callback that turns the collector back on when training starts."""
