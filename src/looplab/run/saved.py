@@ -18,7 +18,10 @@ from looplab.data.prepared import PreparedData
 from looplab.data.preprocess import Preprocessor
 from looplab.errors import RunError
 from looplab.models.mlp import MLP, ModelSpec, build_model
-from looplab.run.directory import FORMAT_VERSION, MODEL_FILE
+
+# defined with the run directory (listing runs needs them without torch), re-exported here
+from looplab.run.directory import FORMAT_VERSION as FORMAT_VERSION
+from looplab.run.directory import MODEL_FILE as MODEL_FILE
 from looplab.task import Task
 
 
