@@ -48,7 +48,7 @@ class RunningMetrics:
             self._start(logits.device)
         n = len(y)
         self.count += n
-        z = logits.detach()  # (batch, out)
+        z = logits.detach() if logits.requires_grad else logits  # (batch, out)
         if self.device_sums is not None:
             self.device_sums += device_batch_sums(self.task, loss.detach(), z, y)
             return
