@@ -7,7 +7,7 @@ shape as the autograd path, so ``fit``'s step reads the same for both engines::
     loss = loss_fn(logits, yb)  # ManualLossFn: a scalar tensor ...
     optimizer.zero_grad()
     loss.backward()             # ... whose backward is the hand-written one, writing p.grad
-    optimizer.step()            # any optimizer that reads p.grad: torch.optim or from scratch
+    optimizer.step()            # any optimizer that reads p.grad: fused, torch.optim, scratch
 
 The weights stay the MLP's own parameters: the engine moves them into one flat array
 (:mod:`looplab.manual.flat`), computes on numpy views of them (no copy) and writes its
