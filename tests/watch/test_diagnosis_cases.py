@@ -126,7 +126,7 @@ def negative_bias(config: Config, data: PreparedData) -> nn.Module:
     birth, the layer passes almost nothing on."""
     model = build_model(model_spec(config, data), seed=0)
     with torch.no_grad():
-        model.fc1.bias[1:] = -50.0  # type: ignore[index]
+        model.linear(1).bias[1:] = -50.0
     return model
 
 
@@ -134,11 +134,14 @@ def lesson_model(config: Config, data: PreparedData) -> nn.Module:
     return sine_model(50, 0)  # randn weights: first loss in the hundreds, then overflow
 
 
-SMALL = dict(n=300)
-LESSON = {k: v for k, v in sine_config(epochs=30).to_dict().items() if k != "monitor"}
+SMALL: dict[str, Any] = dict(n=300)
+LESSON: dict[str, Any] = {
+    k: v for k, v in sine_config(epochs=30).to_dict().items() if k != "monitor"
+}
 DEEP = [16] * 20
-OVERFIT_SINE = dict(dataset="sine", n=60, noise=0.5, hidden=[128, 128], batch_size="full",
-                    val_fraction=0.5, lr=0.003, epochs=200)  # fmt: skip
+OVERFIT_SINE: dict[str, Any] = dict(dataset="sine", n=60, noise=0.5, hidden=[128, 128],
+                                    batch_size="full", val_fraction=0.5, lr=0.003,
+                                    epochs=200)  # fmt: skip
 
 # fmt: off
 HEALTHY = [
@@ -163,7 +166,8 @@ HEALTHY = [
     case("iris", dataset="iris", epochs=30),
     case("iris, linear model", dataset="iris", model="linear", lr=0.05, epochs=60),
     case("wine", dataset="wine", epochs=40),
-    case("breast_cancer", dataset="breast_cancer", epochs=12),
+    # at lr 0.01 its validation loss turns up after 2-6 epochs on some seeds: overfitting
+    case("breast_cancer", dataset="breast_cancer", lr=0.001, epochs=15),
     case("breast_cancer, linear model", dataset="breast_cancer", model="linear", epochs=20),
     case("default moons (1000 rows, 100 epochs)", slow=True),
     case("default sine (300 rows, 100 epochs)", dataset="sine", slow=True),
@@ -175,7 +179,7 @@ PROVOKED = [
          monitor=False, **SMALL),
     case("sgd lr 50 (moons), monitored", [DIVERGING, EXPLODING], [DEAD_RELU], optimizer="sgd",
          lr=50, epochs=30, **SMALL),
-    case("sgd lr 30 (spiral)", [DIVERGING, EXPLODING], [DEAD_RELU], dataset="spiral",
+    case("sgd lr 30 (spiral)", [DIVERGING, EXPLODING], [DEAD_RELU, NONFINITE], dataset="spiral",
          optimizer="sgd", lr=30, epochs=20, **SMALL),
     case("adam lr 2 (moons)", [], [DEAD_RELU, EXPLODING], either=[DIVERGING, UNSTABLE], lr=2.0,
          epochs=20, **SMALL),
@@ -202,13 +206,15 @@ PROVOKED = [
     case("sgd lr 1e-3 (moons)", [], either=[PLATEAU, UNDERFITTING], optimizer="sgd", lr=1e-3,
          epochs=30, **SMALL),
     # too large a learning rate: the loss overshoots and bounces (ReLUs may die of it)
-    case("sgd lr 5 (moons)", [UNSTABLE], [DEAD_RELU], optimizer="sgd", lr=5, epochs=30, **SMALL),
-    case("sgd lr 5 (circles)", [UNSTABLE], [DEAD_RELU], dataset="circles", optimizer="sgd",
-         lr=5, epochs=30, **SMALL),
-    case("momentum lr 1.5, tanh (moons)", [UNSTABLE], optimizer="momentum", lr=1.5,
+    # (and the gradients spike, ReLUs die, tanh units saturate, all true of such runs)
+    case("sgd lr 5 (moons)", [UNSTABLE], [DEAD_RELU, EXPLODING], optimizer="sgd", lr=5,
+         epochs=30, **SMALL),
+    case("sgd lr 5 (circles)", [UNSTABLE], [DEAD_RELU, EXPLODING], dataset="circles",
+         optimizer="sgd", lr=5, epochs=30, **SMALL),
+    case("momentum lr 1.5, tanh (moons)", [UNSTABLE], [VANISHING], optimizer="momentum", lr=1.5,
          activation="tanh", epochs=30, **SMALL),
-    case("momentum lr 1.5, tanh (circles)", [UNSTABLE], dataset="circles", optimizer="momentum",
-         lr=1.5, activation="tanh", epochs=30, **SMALL),
+    case("momentum lr 1.5, tanh (circles)", [UNSTABLE], [VANISHING], dataset="circles",
+         optimizer="momentum", lr=1.5, activation="tanh", epochs=30, **SMALL),
     # underfitting: too little model, or too few epochs
     case("linear model (spiral)", [UNDERFITTING], dataset="spiral", model="linear", epochs=40,
          **SMALL),

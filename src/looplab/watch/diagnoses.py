@@ -21,9 +21,10 @@ $(a - a_0)/(1 - a_0)$ over the majority rate $a_0$ is under 1/3 (medians of 3 ep
 - ``plateau``: the fit is poor, its loss fell by under 5% over the last 20 epochs (median of
   the window's first third against its last third) and did not rise, and the weights moved
   under 1% of their norm since the start: the steps are too small (a higher lr);
-- ``underfitting``: the fit is poor and its loss fell by under 5% over the last 20 epochs (at
-  the end of a shorter run: over its epochs). The advice follows the evidence: a linear model
-  (an MLP), a loss still falling by over 1% (more epochs, a higher lr), else a larger model;
+- ``underfitting``: the fit is poor and its loss fell by under 1% over the last 20 epochs,
+  or, at the end of the run, by under 5% over the last 10. The advice follows the evidence: a
+  linear model (an MLP), a loss still falling by over 1% (more epochs, a higher lr), else a
+  larger model;
 - ``overfitting``: no new best validation loss for 10 epochs; each of the last 5 over 1.1x the
   best and their median over 1.2x the median of the 5 around it; the training loss's median
   under 0.9x its level then; the rise over twice the validation loss's median epoch-to-epoch
@@ -72,6 +73,13 @@ from looplab.watch.diagnosis_notes import (
 from looplab.watch.diagnosis_rules import Baseline
 from looplab.watch.monitors import LayerMonitor, linear_layers
 
+__all__ = [
+    "BLOCKED_BY", "DEAD_RELU", "DIVERGING", "EXPLODING", "KINDS", "LOSS_SCALE", "MESSAGES_FILE",
+    "NEED_MONITOR", "NONFINITE", "OVERFITTING", "PLATEAU", "UNDERFITTING", "UNSTABLE",
+    "VANISHING", "Diagnoses", "RunawayWatch", "baseline_of", "diagnoses_in", "diverging_text",
+    "first_nonfinite_layer", "nonfinite_explanation", "other_notes", "oversized_layers",
+]  # fmt: skip
+
 MESSAGES_FILE = "messages.txt"  # what the run said, one message a line, in the run directory
 KINDS = (NONFINITE, DIVERGING, UNSTABLE, LOSS_SCALE, EXPLODING, VANISHING, DEAD_RELU, PLATEAU,
          UNDERFITTING, OVERFITTING)  # fmt: skip
@@ -91,6 +99,9 @@ BLOCKED_BY: dict[str, set[str]] = {
     VANISHING: {*_RUNAWAY, EXPLODING},
     EXPLODING: {VANISHING},
 }
+
+# the history columns the rules read, kept by the callback as the rows come
+_COLUMNS = ("train_loss", "val_loss", "train_accuracy", "train_r2")
 
 # A weight std this many times the 1/sqrt(fan_in) of a scaled initialization is "too large".
 OVERSIZED = 2.5
@@ -154,9 +165,12 @@ class RunawayWatch:
         self.guess_loss = baseline.loss if baseline is not None else math.nan
 
     def add(self, state: LoopState, value: float) -> rules.Runaway | None:
+        """Record one step's loss; the evidence when the loss has run away, else None."""
         if state.step == 1:
             self.start = value
         self.recent.append(value)
+        if not value > 100 * self.start:  # the median of 3 cannot be over 100x: ~all steps
+            return None
         return rules.diverging(self.start, list(self.recent), self.guess_loss)
 
 
@@ -205,6 +219,7 @@ class Diagnoses(Callback):
         self.oversized: list[tuple[str, float, int]] = []
         self.baseline: Baseline | None = None
         self._notes = NoteWriter(None, plateau_epochs)
+        self._columns: dict[str, list[float]] = {name: [] for name in _COLUMNS}
         self._start_weights = torch.zeros(0)  # a copy of the weights at the start of fit
         self._checked_steps = 0
 
@@ -213,10 +228,13 @@ class Diagnoses(Callback):
         return self.runaway.start
 
     def on_fit_start(self, state: LoopState) -> None:
-        self.said |= {n.kind for n in state.history.notes if n.kind in KINDS}  # resumed run
+        # what the history already says: nothing on a fresh run; a resumed run's notes; after a
+        # rollback, those of the restored checkpoint (the abandoned attempt's no longer hold)
+        self.said = {n.kind for n in state.history.notes if n.kind in KINDS}
         self.oversized = oversized_layers(state.model)
         self.baseline = baseline_of(state)
         self._notes = NoteWriter(self.baseline, self.plateau_epochs)
+        self._columns = {name: state.history.column(name) for name in _COLUMNS}
         self.runaway.on_fit_start(state)
         self.losses, self._checked_steps = array("d"), 0
         self._start_weights = _flat_weights(state.model)
@@ -254,8 +272,10 @@ class Diagnoses(Callback):
         if NONFINITE in self.said:  # after a NaN every other statistic is meaningless
             return
         history = state.history
-        train = history.column("train_loss")
-        fit = self._fit(history)
+        for name, values in self._columns.items():  # kept as they come: no scan per epoch
+            values.append(row.get(name, math.nan))
+        train = self._columns["train_loss"]
+        fit = self._fit()
         if self.monitor is not None:
             self._check_exploding(state)
             self._check_vanishing(state, epoch, row)
@@ -274,7 +294,7 @@ class Diagnoses(Callback):
         if rules.underfitting(fit, self.plateau_epochs):
             assert fit is not None
             self._say(state, self._notes.underfitting(fit, state, epoch))
-        val = history.column("val_loss")
+        val = self._columns["val_loss"]
         n_val = self.baseline.n_val if self.baseline else None
         found = rules.overfitting(val, train, self.overfit_epochs, self._guess_loss, n_val)
         if found is not None:
@@ -285,7 +305,7 @@ class Diagnoses(Callback):
         if NONFINITE in self.said or not len(history):
             return
         epoch = len(history)
-        fit = self._fit(history)
+        fit = self._fit(max(2, self.plateau_epochs // 2))  # how the run ended: a shorter window
         if rules.underfitting(fit, self.plateau_epochs, final=True):
             assert fit is not None
             self._say(state, self._notes.underfitting(fit, state, epoch))
@@ -305,13 +325,14 @@ class Diagnoses(Callback):
     def _guess_loss(self) -> float:
         return self.baseline.loss if self.baseline is not None else math.nan
 
-    def _fit(self, history: History) -> rules.Fit | None:
+    def _fit(self, window: int = 0) -> rules.Fit | None:
+        """The fit now, with the loss's improvement over ``window`` epochs (default: the
+        plateau window)."""
+        columns = self._columns  # (a regression run's accuracy is NaN: no accuracy skill)
         return rules.fit_now(
-            history.column("train_loss"),
-            history.column("train_accuracy") if "train_accuracy" in history.last else [],
-            self.baseline,
-            self.plateau_epochs,
-        )
+            columns["train_loss"], columns["train_accuracy"], self.baseline,
+            window or self.plateau_epochs,
+        )  # fmt: skip
 
     def _moved(self, state: LoopState) -> float:
         """How far the weights moved since the start, as a fraction of their norm then."""
@@ -326,7 +347,7 @@ class Diagnoses(Callback):
 
     def _check_loss_scale(self, state: LoopState, epoch: int, history: History) -> None:
         if state.task == "regression" and rules.loss_scale(
-            history.column("train_r2"), self.baseline, self.first_loss
+            self._columns["train_r2"], self.baseline, self.first_loss
         ):
             self._say(state, self._notes.loss_scale(history, self.first_loss, state, epoch))
 

@@ -47,6 +47,11 @@ class Baseline:
         return math.hypot(self.mean, self.std)
 
 
+def finite(values: Sequence[float]) -> bool:
+    """No NaN or inf among ``values`` (their sum is finite: one pass in C, not in Python)."""
+    return math.isfinite(sum(values))
+
+
 def skill(loss: float, baseline: Baseline | None) -> float:
     """$1 - L/L_0$: 0 for a constant guess, 1 for a perfect fit (NaN without a baseline)."""
     if baseline is None or not baseline.loss > 0:
@@ -66,7 +71,7 @@ def improvement(losses: Sequence[float], n: int) -> float:
     median of the window's first third against that of its last third (negative: it rose).
     NaN until there are ``n + 1`` finite values."""
     window = list(losses[-n - 1 :])
-    if n <= 0 or len(losses) <= n or not all(math.isfinite(v) for v in window):
+    if n <= 0 or len(losses) <= n or not finite(window):
         return math.nan
     k = max(1, len(window) // 3)
     then, now = statistics.median(window[:k]), statistics.median(window[-k:])
@@ -158,7 +163,7 @@ def bouncing(
 
 def _recent(train: Sequence[float], n: int) -> Rise | None:
     """The last ``n`` epochs against the best before them (None until there are ``n + 1``)."""
-    if n <= 0 or len(train) <= n or not all(math.isfinite(v) for v in train):
+    if n <= 0 or len(train) <= n or not finite(train):
         return None
     before, last = list(train[:-n]), list(train[-n:])
     best = min(before)
@@ -228,12 +233,13 @@ def plateau(fit: Fit | None, moved: float, n: int) -> bool:
 
 
 def underfitting(fit: Fit | None, n: int, final: bool = False) -> bool:
-    """The fit is poor and the loss has (nearly) stopped improving: by under 5% over the last
-    ``n`` epochs, or, at the end of the run (``final``), over the epochs there were. A short
-    run whose loss is still falling fast is still learning, not underfitting."""
-    if fit is None or not fit.poor or not fit.improvement < CRAWL:
+    """The fit is poor and the loss has stopped improving: by under 1% over the ``fit``'s
+    window, once ``n`` epochs are there to look at; or, at the end of the run (``final``),
+    by under 5% (a loss still crawling down is worth a word then, not while it may yet
+    escape a plateau). A short run whose loss is still falling fast is still learning."""
+    if fit is None or not fit.poor:
         return False
-    return final or fit.window >= n
+    return fit.improvement < CRAWL if final else fit.window >= n and fit.stalled
 
 
 def loss_scale(
@@ -290,7 +296,7 @@ def overfitting(
     """
     if n <= 0 or len(val) <= n or len(train) != len(val):
         return None
-    if not all(math.isfinite(x) for x in (*val, *train)):
+    if not (finite(val) and finite(train)):
         return None
     best = min(val)
     b = val.index(best)
