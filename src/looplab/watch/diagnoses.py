@@ -284,10 +284,14 @@ class Diagnoses(Callback):
             self._check_dead(state, epoch, row, poor)
         self._check_loss_scale(state, epoch, history)
         n = self.unstable_epochs
-        rise = rules.unstable(train, self._guess_loss, n) or rules.bouncing(train, fit, n)
+        poor = fit is not None and fit.poor  # most rules below are about poor fits: cheap first
+        rise = rules.unstable(train, self._guess_loss, n)
+        if rise is None and poor:
+            rise = rules.bouncing(train, fit, n)
         if rise is not None:
             self._say(state, self._notes.unstable(rise, state, epoch, n))
-        moved = self._moved(state) if fit is not None and fit.poor else math.inf  # a copy: lazily
+        stuck = poor and fit is not None and fit.window >= self.plateau_epochs
+        moved = self._moved(state) if stuck else math.inf  # a copy of the weights: only then
         if rules.plateau(fit, moved, self.plateau_epochs):
             assert fit is not None
             self._say(state, self._notes.plateau(fit, moved, state, epoch))

@@ -142,11 +142,12 @@ def unstable(
 
     (A loss that bounces around a poor level without improving is the other face of too large
     steps: :func:`bouncing`.)"""
+    if len(train) <= n or not min(train[-n:]) > factor * min(train[:-n]):  # the usual case
+        return None
     found = _recent(train, n)
     if found is None or not math.isfinite(guess_loss):
         return None
-    rose = found.low > factor * found.best and found.recent - found.best > 0.1 * guess_loss
-    return found if rose else None
+    return found if found.recent - found.best > 0.1 * guess_loss else None
 
 
 def bouncing(
