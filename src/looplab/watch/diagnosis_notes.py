@@ -205,8 +205,9 @@ class NoteWriter:
             f"after {epoch} epochs the training loss is {loss:.4g}, {1 - r2:.3g}x the target's "
             f"variance (training R^2 {r2:.3g}, worse than always predicting the mean): {target}, "
             f"and a network's outputs start near 0 and move by about the learning rate per step",
-            "standardize the target (subtract its training mean, divide by its std, and undo "
-            "that for predictions), as the inputs are",
+            "standardize the target, as the inputs are (--standardize-target, the default of "
+            "looplab train; by hand: subtract its training mean, divide by its std, and undo "
+            "that for predictions)",
             epoch, state.step, {"loss": loss, "r2": r2, "first_loss": first_loss},
         )  # fmt: skip
 
