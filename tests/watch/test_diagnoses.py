@@ -8,11 +8,13 @@ do the fixes the message suggests.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
 from torch import Tensor
 
+from looplab.cli import run
 from looplab.config import Config
 from looplab.data.prepared import PreparedData, load_prepared
 from looplab.data.split import Split
@@ -208,3 +210,24 @@ def test_a_healthy_default_run_gets_no_diagnosis() -> None:
         "underfitting",
         OVERFITTING,
     }
+
+
+def test_an_unscaled_csv_target_is_named_unless_looplab_standardizes_it(tmp_path: Path) -> None:
+    # a regression CSV whose target is in the 1e5 range, as prices or counts often are
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(200, 3, generator=g)
+    y = 1e4 * (X @ torch.tensor([1.0, -0.5, 0.25]) + 0.3 * torch.randn(200, generator=g)) + 1e5
+    rows = "".join(
+        f"{a:.6f},{b:.6f},{c:.6f},{t:.2f}\n"
+        for (a, b, c), t in zip(X.tolist(), y.tolist(), strict=True)
+    )
+    (tmp_path / "big.csv").write_text("a,b,c,y\n" + rows)
+    args = ["train", "--dataset", f"csv:{tmp_path / 'big.csv'}", "--target", "y", "--epochs",
+            "6", "--device", "cpu", "--out", str(tmp_path / "runs")]  # fmt: skip
+    assert run([*args, "--name", "standardized"]) == 0
+    assert (tmp_path / "runs" / "standardized" / "messages.txt").read_text() == ""
+    assert run([*args, "--name", "raw", "--no-standardize-target"]) == 0
+    (said,) = (tmp_path / "runs" / "raw" / "messages.txt").read_text().splitlines()
+    assert said.startswith("loss scale: after 3 epochs the training loss is ")
+    assert "worse than always predicting the mean): the target is large (mean 1.0" in said
+    assert "--standardize-target" in said
