@@ -22,7 +22,7 @@ from looplab.data.split import Split
 from looplab.experiments.sine_width import run_sine_lesson, sine_data, sine_model
 from looplab.lessons.catalogue import CATALOGUE, load
 from looplab.lessons.lesson import DemoResult
-from looplab.models.mlp import ModelSpec, build_model
+from looplab.models.mlp import MLP, ModelSpec, build_model
 
 Runs = dict[str, dict[str, DemoResult]]
 
@@ -156,7 +156,7 @@ def test_2_2_log_sum_exp_stays_finite_where_two_steps_break(runs: Runs) -> None:
 # ---------------------------------------------------------------- 2.3
 
 
-def _train_sine(width: int, epochs: int) -> torch.nn.Module:
+def _train_sine(width: int, epochs: int) -> MLP:
     """The course's network by a plain torch loop: full batch, MSE, SGD lr 1e-2."""
     data = sine_data()
     assert isinstance(data.train, Split)

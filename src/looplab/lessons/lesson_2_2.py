@@ -20,11 +20,8 @@ from looplab.manual.mlp import ManualMLP
 from looplab.models.mlp import ModelSpec, build_model
 from looplab.plots.style import DPI, PALETTE, new_figure, save
 
-# The course's worked example: three logits, the true class is 0.
-COURSE_LOGITS = (2.0, -1.0, 0.5)
-COURSE_SOFTMAX = (0.71, 0.04, 0.25)  # what the course says softmax gives (it does not)
-COURSE_LOSS = 0.34  # what the course says the loss is (it is not)
-TRUE_SOFTMAX = torch.softmax(torch.tensor(COURSE_LOGITS, dtype=torch.float64), 0).tolist()
+# The course's worked example (logits, true class 0), computed for "what to look at".
+TRUE_SOFTMAX = torch.softmax(torch.tensor([2.0, -1.0, 0.5], dtype=torch.float64), 0).tolist()
 
 # ---------------------------------------------------------------- demos
 
@@ -107,7 +104,8 @@ def cross_entropy_by_hand(fast: bool = False, out: Path = Path("lessons/2.2")) -
     """The course's worked example, logits [2.0, -1.0, 0.5] with true class 0: softmax and
     cross-entropy by hand, then by PyTorch. The course's numbers (softmax 0.71 / 0.04 / 0.25,
     loss 0.34) are wrong; these are the right ones."""
-    z = COURSE_LOGITS
+    z = (2.0, -1.0, 0.5)  # the course's logits; the true class is 0
+    course_softmax, course_loss = (0.71, 0.04, 0.25), 0.34  # what the course says (wrong)
     exps = [math.exp(v) for v in z]  # e^2, e^-1, e^0.5
     p = [e / sum(exps) for e in exps]  # softmax: each exponential over their sum
     loss = -math.log(p[0])  # cross-entropy: -log of the true class's probability
@@ -124,9 +122,9 @@ def cross_entropy_by_hand(fast: bool = False, out: Path = Path("lessons/2.2")) -
         result.add(
             f"softmax p{k}",
             p[k],
-            f"e^{z[k]:g} / (e^2 + e^-1 + e^0.5); the course says {COURSE_SOFTMAX[k]:g}",
+            f"e^{z[k]:g} / (e^2 + e^-1 + e^0.5); the course says {course_softmax[k]:g}",
         )
-    result.add("loss", loss, f"-log p0; the course says {COURSE_LOSS:g}")
+    result.add("loss", loss, f"-log p0; the course says {course_loss:g}")
     result.add(
         "|loss - F.cross_entropy|",
         abs(loss - by_torch.item()),

@@ -25,8 +25,6 @@ from looplab.plots.style import DPI, PALETTE, save
 from looplab.run.fit import fit
 from looplab.watch.monitors import LayerMonitor
 
-ACTIVATIONS = ("relu", "leaky_relu", "gelu", "tanh", "sigmoid", "identity")
-
 # ---------------------------------------------------------------- demos
 
 
@@ -45,9 +43,10 @@ def activation_sweep(fast: bool = False, out: Path = Path("lessons/2.4")) -> Dem
         device="cpu",
     )
     data = load_prepared(config)  # 240 training rows, 60 validation rows
+    activations = ("relu", "leaky_relu", "gelu", "tanh", "sigmoid", "identity")
     seeds = range(2 if fast else 3)
     runs: dict[str, list[dict[str, list[float]]]] = {}
-    for activation in ACTIVATIONS:
+    for activation in activations:
         runs[activation] = []
         for seed in seeds:
             monitor = LayerMonitor(histogram_epochs=[])  # per-layer statistics every epoch
@@ -56,7 +55,7 @@ def activation_sweep(fast: bool = False, out: Path = Path("lessons/2.4")) -> Dem
             runs[activation].append({c: history.column(c) for c in history.columns()})
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), dpi=DPI, layout="constrained")
-    for activation, colour in zip(ACTIVATIONS, PALETTE, strict=False):
+    for activation, colour in zip(activations, PALETTE, strict=False):
         curves = np.array([r["train_loss"] for r in runs[activation]])  # (seeds, epochs)
         epochs = np.arange(1, curves.shape[1] + 1)
         left.plot(epochs, curves.mean(0), color=colour, label=activation)
@@ -75,7 +74,7 @@ def activation_sweep(fast: bool = False, out: Path = Path("lessons/2.4")) -> Dem
     save(fig, str(out / "activation_sweep.png"))
 
     result = DemoResult(figures=[out / "activation_sweep.png"])
-    for activation in ACTIVATIONS:
+    for activation in activations:
         finals = [r["train_loss"][-1] for r in runs[activation]]
         accuracy = statistics.fmean(r["val_accuracy"][-1] for r in runs[activation])
         result.add(
@@ -96,7 +95,7 @@ def activation_sweep(fast: bool = False, out: Path = Path("lessons/2.4")) -> Dem
         "share of act2's units that never fired in the last epoch (the layer monitor's "
         "dead_frac), mean over seeds: some units die even in a healthy run",
     )
-    first = {a: statistics.fmean(r["grad_norm/fc1"][0] for r in runs[a]) for a in ACTIVATIONS}
+    first = {a: statistics.fmean(r["grad_norm/fc1"][0] for r in runs[a]) for a in activations}
     result.add(
         "fc1 gradient norm, sigmoid / relu, epoch 1",
         first["sigmoid"] / first["relu"],

@@ -22,10 +22,6 @@ from looplab.lessons.lesson import Demo, DemoResult, Lesson
 from looplab.plots.compare import compare_figure
 from looplab.plots.style import DPI, save
 
-# The image dataset of the pipeline demos: scikit-learn's bundled 8x8 digits. Any dataset of
-# square grey images stored one row per image works here (e.g. "mnist-5k", 28x28).
-IMAGES = "digits"
-
 # ---------------------------------------------------------------- demos
 
 
@@ -58,7 +54,7 @@ def batch_sizes_compared(fast: bool = False, out: Path = Path("lessons/2.5")) ->
 
 
 def a_dataset_of_images(
-    fast: bool = False, out: Path = Path("lessons/2.5"), dataset: str = IMAGES
+    fast: bool = False, out: Path = Path("lessons/2.5"), dataset: str = "digits"
 ) -> DemoResult:
     """A pipeline for real images: a ``Dataset`` whose ``__getitem__`` turns one row into a
     (1, side, side) image and its label, a shuffling ``DataLoader`` that stacks 16 of them into
@@ -122,7 +118,7 @@ def a_dataset_of_images(
 
 
 def dataloader_vs_slicing(
-    fast: bool = False, out: Path = Path("lessons/2.5"), dataset: str = IMAGES
+    fast: bool = False, out: Path = Path("lessons/2.5"), dataset: str = "digits"
 ) -> DemoResult:
     """The same shuffled epochs of in-memory tensors two ways, timed side by side: a
     ``DataLoader(TensorDataset)`` fetches each row with ``__getitem__`` and stacks them;
@@ -429,7 +425,8 @@ LESSON = Lesson(
     ),
     exercises=(WINDOW_DATASET, BATCHES_IN_ORDER),
     notes=(
-        f"The image demos take the dataset's name as a parameter (`dataset={IMAGES!r}`): any "
-        "built-in dataset of square grey images, one row per image, works the same way.",
+        'The image demos take the dataset\'s name as a parameter (`dataset="digits"`, '
+        "scikit-learn's bundled 8x8 digits): any built-in dataset of square grey images, one "
+        "row per image, works the same way.",
     ),
 )

@@ -25,8 +25,6 @@ from looplab.plots.style import DPI, PALETTE, save
 from looplab.run.build import model_spec
 from looplab.run.fit import fit
 
-SHOWN = ("none", "weight decay 1e-2", "dropout 0.3", "early stopping (patience 20)")
-
 # ---------------------------------------------------------------- demos
 
 
@@ -34,8 +32,9 @@ def remedies_compared(fast: bool = False, out: Path = Path("lessons/2.6")) -> De
     """``looplab regularize``'s experiment: a 2-128-128-128-1 MLP on 60 noisy moons (60 more
     for validation), Adam lr 0.01, batch 32, trained as it is and with each remedy. The final
     model (early stopping's best) is measured on both splits in eval mode."""
+    shown = ("none", "weight decay 1e-2", "dropout 0.3", "early stopping (patience 20)")
     curves, finals, norms = {}, {}, {}
-    for name in SHOWN:
+    for name in shown:
         config = overfit_config(epochs=100 if fast else 300, **REMEDIES[name])
         data = load_prepared(config)
         model = build_model(model_spec(config, data), seed=config.seed)
@@ -60,11 +59,11 @@ def remedies_compared(fast: bool = False, out: Path = Path("lessons/2.6")) -> De
     left.set_ylabel("loss (solid: validation, dashed: training)")
     left.set_title("moons, 60 training points, MLP 128-128-128")
     left.legend(fontsize=7)
-    at = np.arange(len(SHOWN))
+    at = np.arange(len(shown))
     for k, (split, colour) in enumerate((("train", PALETTE[0]), ("val", PALETTE[3]))):
-        values = [finals[name][split]["loss"] for name in SHOWN]
+        values = [finals[name][split]["loss"] for name in shown]
         right.bar(at + (k - 0.5) * 0.38, values, 0.38, color=colour, label=f"{split} loss")
-    right.set_xticks(at, [n.replace(" (", "\n(") for n in SHOWN], fontsize=8)
+    right.set_xticks(at, [n.replace(" (", "\n(") for n in shown], fontsize=8)
     right.set_ylabel("loss of the final model (eval mode)")
     right.set_title("the gap between the bars is what regularization closes")
     right.legend()
@@ -72,7 +71,7 @@ def remedies_compared(fast: bool = False, out: Path = Path("lessons/2.6")) -> De
     save(fig, str(out / "regularization.png"))
 
     result = DemoResult(figures=[out / "regularization.png"])
-    for name in SHOWN:
+    for name in shown:
         on_train, on_val = finals[name]["train"], finals[name]["val"]
         result.add(
             f"gap, {name}",
