@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from looplab.loop.history import History, Note
 from looplab.loop.snapshot import Snapshot
@@ -30,6 +31,7 @@ def fit_with_rollback(
     rollback is a note in ``history.notes`` (the progress bar prints them)."""
     rollbacks = 0
     lrs: list[float] = []
+    notes: list[dict[str, Any]] = []  # every rollback so far: a checkpoint may predate some
     while True:
         try:
             return fit_once(resume)
@@ -58,8 +60,10 @@ def fit_with_rollback(
                 step=exc.step,
                 numbers={"lr": lr, "restored_step": float(found.payload["step"])},
             )
+            notes.append(note.to_dict())
             history = dict(resume["history"])
-            history["notes"] = [*history.get("notes", []), note.to_dict()]
+            kept = [n for n in history.get("notes", []) if n not in notes]
+            history["notes"] = [*kept, *notes]
             resume["history"] = history
 
 
