@@ -18,7 +18,7 @@ from typing import Any
 import tomli_w
 
 from looplab.errors import ConfigError, one_of
-from looplab.files import check_portable_name
+from looplab.files import check_portable_name, portable_name
 from looplab.task import Task
 
 MODELS = ("mlp", "linear")
@@ -336,12 +336,13 @@ def _in_float32(name: str, value: float | None) -> None:
 
 
 def check_name(name: str) -> None:
-    """A run name is one directory name inside ``--out``: no separators, no ``..``, short
-    enough for the file system."""
+    """A run name is one portable directory name inside ``--out``: no separators, no ``..``,
+    short enough for the file system."""
     if name in ("", ".", "..") or "/" in name or "\\" in name or "\0" in name:
         raise ConfigError(
-            f"name must be one directory name inside --out (no '/', '\\', '.' or '..'), got "
-            f"{_short(name)!r}; choose the place with --out DIR and the name with --name NAME"
+            f"name {_short(name)!r} is not a portable directory name: a run's name is one "
+            "directory inside --out (no '/', '\\', '.' or '..'); choose the place with --out DIR, "
+            f"e.g. --name {portable_name(name)}"
         )
     size = len(name.encode("utf-8", "surrogateescape"))
     if size > NAME_MAX:

@@ -113,12 +113,15 @@ def run_case(name: str, args: list[str], sig: int, delay: float, work: Path) -> 
     finished_first = os.waitpid(pid, os.WNOHANG) != (0, 0)
     status = 0
     code: int | str
+    workers_gone = 0.0
     if finished_first:
         code = "finished first"
     else:
         os.kill(pid, sig)
         while True:
             seen |= descendants(pid)
+            if not workers_gone and not any(alive(p) for p in seen):
+                workers_gone = time.perf_counter() - sent  # every process it started has ended
             done, status = os.waitpid(pid, os.WNOHANG)
             if done:
                 break
@@ -132,6 +135,7 @@ def run_case(name: str, args: list[str], sig: int, delay: float, work: Path) -> 
         "delay": delay,
         "exit": code,
         "seconds_to_exit": exited - sent,
+        "seconds_to_workers_gone": workers_gone,
         "processes": sorted(seen),
         "left_behind": sorted(p for p in seen if alive(p)),
         "log": log.read_text(),
@@ -144,7 +148,8 @@ def kept(case: dict[str, Any], work: Path) -> dict[str, Any]:
     out: dict[str, Any] = {}
     where = re.search(r"(?:kept in|saved in|are in) (\S+?)[; (]", text.replace("\n", " "))
     if where:
-        out["dir"] = where.group(1).rstrip(";,")
+        folder = where.group(1).rstrip(";,")
+        out["dir"] = str(Path(folder).parent) if folder.endswith(".csv") else folder
     count = re.search(r"(\d+) of (\d+) (?:runs|remedies|steps)", text) or re.search(
         r"after (\d+) of (\d+) steps", text
     )

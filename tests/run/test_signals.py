@@ -54,15 +54,18 @@ def test_exit_codes_and_one_message_no_traceback(cases: list[dict[str, Any]]) ->
 def test_no_process_is_left_behind(cases: list[dict[str, Any]]) -> None:
     for c in cases:
         assert c["left_behind"] == [], (c["name"], c["signal"], c["left_behind"])
-    workers = [c for c in cases if c["name"] == "sweep-jobs2" and c["exit"] in (130, 143)]
-    for c in workers:  # --jobs 2 started worker processes, and they are gone too
+    workers = [c for c in cases if c["name"] == "sweep-jobs2" and "continue with" in c["log"]]
+    for c in workers:  # a sweep stopped mid-runs had started its workers, and they are gone
         assert len(c["processes"]) >= 2, c
 
 
 def test_a_sweep_stops_its_workers_within_two_seconds(cases: list[dict[str, Any]]) -> None:
+    """From the signal to the last worker's end (the sweep itself then reports and leaves:
+    under a second more on a quiet machine, a few on one as busy as a shared CI runner)."""
     for c in cases:
         if c["name"].startswith("sweep") and "continue with" in c["log"]:
-            assert c["seconds_to_exit"] < 2.0, (c["name"], c["seconds_to_exit"])
+            assert c["seconds_to_workers_gone"] < 2.0, (c["name"], c["seconds_to_workers_gone"])
+            assert c["seconds_to_exit"] < 10.0, (c["name"], c["seconds_to_exit"])
 
 
 def test_no_finished_result_is_lost(cases: list[dict[str, Any]]) -> None:
