@@ -88,7 +88,7 @@ FILES: dict[str, str | bytes] = {
 
 # Rows that train, then fail: they leave a failed run directory (every other row is refused
 # before anything is written).
-TRAINS_THEN_FAILS = ("diverged", "why: the initial weights")
+TRAINS_THEN_FAILS = ("diverged", "why: the initial weights", "is too large here")
 
 
 class _RunsCode:
