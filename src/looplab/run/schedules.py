@@ -151,6 +151,16 @@ def warmup_epochs(config: Config) -> int:
     return warmup
 
 
+def schedule_plan(config: Config) -> str:
+    """What a checkpoint records of the schedule, e.g. ``"cosine over 20 epochs"`` (``""`` for
+    constant): a resumed run must keep it, so a resume compares it before writing anything."""
+    warmup = warmup_epochs(config)
+    name = "warmup_cosine" if config.schedule == "cosine" and warmup else config.schedule
+    if name == "constant":
+        return ""
+    return name if name == "plateau" else f"{name} over {config.epochs} epochs"
+
+
 def build_scheduler(
     optimizer: Optimizer, config: Config, steps_per_epoch: int
 ) -> LoopSchedule | PlateauSchedule | None:
@@ -164,7 +174,7 @@ def build_scheduler(
         raise ConfigError("one_cycle needs a warm-up of 2 updates or more; raise --warmup")
     pct_start = warmup / epochs if warmup else 0.3
     per_step = name in ("warmup_cosine", "one_cycle")
-    plan = f"{name} over {epochs} epochs"
+    plan = schedule_plan(config)
     if config.impl == "scratch" or not isinstance(optimizer, torch.optim.Optimizer):
         # the from-scratch schedules, equal to torch's (tests/manual/test_schedules.py), drive
         # any optimizer with param_groups; torch's only drive torch.optim's
