@@ -97,7 +97,7 @@ class Config:
     init_scale: float = 1.0  # sigma of 'normal', value of 'constant', bound of 'uniform'
     # optimization
     optimizer: str = "adam"
-    impl: str = "torch"  # torch.optim, or the from-scratch update rules
+    impl: str = "torch"  # torch.optim (manual engine: its fused numpy twin), or from scratch
     engine: str = "autograd"  # autograd, or the hand-written forward/backward
     lr: float = 0.01
     momentum: float = 0.9
@@ -238,7 +238,8 @@ HELP: dict[str, str] = {
     "init": "weight initialization: " + " | ".join(INITS),
     "init_scale": "sigma of 'normal', value of 'constant', bound of 'uniform' init",
     "optimizer": " | ".join(OPTIMIZERS),
-    "impl": "optimizer and schedule implementation: " + " | ".join(OPTIMIZER_IMPLS),
+    "impl": "optimizer and schedule implementation: torch (torch.optim, fused; under --engine "
+    "manual its fused numpy twin) | scratch (the course's readable rules)",
     "engine": "gradients by " + " | ".join(ENGINES),
     "lr": "learning rate",
     "momentum": "momentum of momentum / nesterov",

@@ -71,11 +71,18 @@ def test_resume_from_every_checkpoint_is_bitwise_exact(tmp_path: Path) -> None:
     "fields",
     [
         {"engine": "manual", "impl": "scratch", "optimizer": "momentum", "schedule": "cosine"},
+        {"engine": "manual", "optimizer": "adam", "schedule": "one_cycle"},  # fused rule
         {"impl": "scratch", "optimizer": "adamw", "schedule": "warmup_cosine", "warmup": 1},
         {"optimizer": "rmsprop", "schedule": "plateau", "norm": "batch"},
         {"optimizer": "nesterov", "schedule": "one_cycle", "dropout": 0.3},
     ],
-    ids=["manual-engine", "scratch-adamw-warmup", "rmsprop-plateau-batchnorm", "one-cycle"],
+    ids=[
+        "manual-engine",
+        "manual-fused-adam",
+        "scratch-adamw-warmup",
+        "rmsprop-plateau-batchnorm",
+        "one-cycle",
+    ],
 )
 def test_exact_resume_with_every_engine_optimizer_and_schedule(
     tmp_path: Path, fields: dict[str, Any]

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import Tensor
 from torch.utils.data import DataLoader
 from torch.utils.data import Dataset as TorchDataset
 
@@ -91,13 +92,21 @@ def prepare(data: TaskData, config: Config) -> PreparedData:
     )
     scaled = data.task == "regression" and config.standardize_target
     y_train = data.y[train_idx] if scaled else None
-    pre = Preprocessor.fit(data.X[train_idx], standardize=config.standardize, y_train=y_train)
 
-    def part(idx: np.ndarray) -> Split | None:
+    def rows(idx: np.ndarray) -> Tensor:
+        return data.X.index_select(0, torch.from_numpy(idx))  # a copy of those rows
+
+    # each part is a copy of its rows, imputed and standardized in place: no further copies
+    X_train = rows(train_idx)
+    pre = Preprocessor.fit(X_train, standardize=config.standardize, y_train=y_train)
+
+    def part(idx: np.ndarray, X: Tensor | None = None) -> Split | None:
+        if not len(idx):
+            return None
         y = pre.scale_target(data.y[idx]) if scaled else data.y[idx]
-        return Split(pre.transform(data.X[idx]), y) if len(idx) else None
+        return Split(pre.transform(rows(idx) if X is None else X, in_place=True), y)
 
-    train = part(train_idx)
+    train = part(train_idx, X_train)
     assert train is not None  # the config leaves rows for training
     return PreparedData(
         train=train,

@@ -9,6 +9,7 @@ and torch's global generators (they stay seeded). The thread count is chosen her
 from __future__ import annotations
 
 import random
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +23,7 @@ from looplab.data.registry import check_dataset
 from looplab.data.split import Split
 from looplab.errors import ConfigError
 from looplab.loop.protocols import BatchSource, LossFn, Optimizer
-from looplab.manual.engine import manual_engine
+from looplab.manual.engine import ManualModel, manual_engine
 from looplab.manual.mlp import check_supported
 from looplab.models.losses import TaskLoss
 from looplab.models.mlp import ModelSpec, parameter_count
@@ -51,6 +52,13 @@ class Built:
     val: BatchSource | None
     device: torch.device
     threads: int  # torch CPU threads while training: config.threads, or chosen when 0
+
+    def one_blas_thread(self) -> AbstractContextManager[object]:
+        """Numpy's BLAS on one thread while the manual engine trains (once around the loop,
+        not twice a step); nothing for autograd."""
+        if isinstance(self.model, ManualModel):
+            return self.model.engine.one_thread
+        return nullcontext()
 
 
 def model_spec(config: Config, data: PreparedData) -> ModelSpec:
@@ -100,7 +108,8 @@ def build(model: nn.Module, data: PreparedData, config: Config) -> Built:
     val = None
     if data.val is not None:
         val = make_batches(data.val, VAL_BATCH, shuffle=False, device=device)
-    optimizer = build_optimizer(model.parameters(), config)
+    flat = forward.engine.flat if isinstance(forward, ManualModel) else None
+    optimizer = build_optimizer(model.parameters(), config, flat)
     scheduler = build_scheduler(optimizer, config, steps_per_epoch=len(train))
     rows = len(data.train) if config.batch_size == "full" and isinstance(data.train, Split) else 0
     batch_rows = rows or (config.batch_size if isinstance(config.batch_size, int) else 1)
