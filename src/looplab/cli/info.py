@@ -49,7 +49,8 @@ def summary(
     from looplab.config import ACTIVATIONS, coerce
     from looplab.errors import ConfigError, one_of
     from looplab.inspect.summary import HEADER, format_bytes, summarize, table_rows
-    from looplab.models.mlp import ModelSpec, build_model
+    from looplab.models.mlp import ModelSpec, build_model, parameter_count
+    from looplab.resources import check_memory
     from looplab.run.saved import load_run
 
     if run is not None:
@@ -70,10 +71,23 @@ def summary(
             if value < 1:
                 raise ConfigError(f"{name} must be a positive whole number, got {value}")
         widths = tuple(coerce("hidden", hidden)) if hidden else ()
+        if any(w < 1 for w in widths):
+            raise ConfigError(f"hidden widths must be positive whole numbers, got {hidden!r}")
         spec = ModelSpec(in_features, out_features, widths, activation)
+        check_memory(
+            f"a model of {parameter_count(spec):,} parameters",
+            parameter_count(spec) * 8,
+            "use smaller --hidden, --in or --out",
+        )
         model = build_model(spec, seed=0)
     if batch_size < 1:
         raise ConfigError(f"--batch-size must be a positive whole number, got {batch_size}")
+    units = spec.in_features + sum(spec.hidden) * 3 + spec.out_features  # every layer's output
+    check_memory(
+        f"a forward pass of {batch_size:,} rows",
+        batch_size * units * 8,
+        "use a smaller --batch-size",
+    )
     s = summarize(model, spec.in_features, batch_size)
     table = Table(title=f"layers for a batch of {batch_size} (the batch is the first dimension)")
     for column in HEADER:

@@ -8,7 +8,13 @@ import typer
 
 from looplab.cli import app
 from looplab.cli.options import config_options
-from looplab.cli.output import coefficients_table, console, err_console, metrics_table
+from looplab.cli.output import (
+    coefficients_table,
+    console,
+    err_console,
+    exit_if_signalled,
+    metrics_table,
+)
 
 
 @app.command()
@@ -47,7 +53,7 @@ def train(
 
         bar = ProgressBar(err_console)
         try:
-            with SignalCatcher() as signals:
+            with SignalCatcher(immediate=True) as signals:  # immediate until training starts
                 result = run_training(
                     config,
                     callbacks=[collector.on_at_fit_start(), bar],
@@ -58,12 +64,14 @@ def train(
         except Interrupted as exc:
             if bar.progress is not None:
                 bar.progress.stop()
+            run_dir = signals.run_dir
             saved = (
                 f"checkpoint saved: {exc.checkpoint}"
                 if exc.checkpoint
-                else ("stopped at once; the last good checkpoint is intact")
+                else "stopped at once; the last good checkpoint is intact"
+                if run_dir is not None
+                else "stopped before training started; nothing was written"
             )
-            run_dir = signals.run_dir
             err_console.print(f"interrupted ({exc}): {saved}", highlight=False, soft_wrap=True)
             if run_dir is not None:
                 command = f"looplab train --resume {shlex.quote(str(run_dir))}"
@@ -91,6 +99,4 @@ def train(
     if result.run_dir is not None:
         console.print(f"run saved in [bold]{result.run_dir}[/]")
         console.print(f"report: [bold]{result.report}[/]")
-    if signals.signum is not None:  # it came while the finished run was being written
-        err_console.print("interrupted after training had finished: the run is complete")
-        raise typer.Exit(128 + signals.signum)
+    exit_if_signalled(signals, "training")  # it came while the finished run was being written

@@ -12,6 +12,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from looplab.errors import DataError, one_of
+from looplab.resources import check_memory
+
+# Bytes a synthetic row takes on its way to training (two float64 features and a target as
+# generated, their float32 tensors, the split and the standardized copies), with room to spare.
+ROW_BYTES = 256
 
 if TYPE_CHECKING:
     from looplab.data.task_data import TaskData
@@ -66,6 +71,8 @@ def check_dataset(
         raise DataError(f"unknown dataset {one_of(name, [*DATASETS, 'csv:PATH'])}")
     if DATASETS[name].default_n is None and (n is not None or noise is not None):
         raise DataError(f"dataset {name!r} is real data: --n and --noise do not apply to it")
+    if n is not None:
+        check_memory(f"{n:,} rows of {name!r}", n * ROW_BYTES, "use a smaller --n")
 
 
 def load_dataset(

@@ -11,7 +11,7 @@ import html
 from looplab.plots.monitors import activation_histograms, columns_of, gradient_flow, layer_stats
 from looplab.report.blocks import Section, figure_html, table_html
 from looplab.run.result import TrainResult, run_title
-from looplab.watch.diagnoses import diagnoses_in
+from looplab.watch.diagnoses import KINDS, NEED_MONITOR, diagnoses_in
 from looplab.watch.monitors import ACTIVATIONS_FILE, load_samples
 
 
@@ -19,10 +19,10 @@ def diagnoses_section(result: TrainResult) -> Section:
     """What the run's diagnoses said, or that none of them fired."""
     found = diagnoses_in(result.history)
     monitored = bool(columns_of(result.history, "grad_norm"))
-    checked = "non-finite loss, plateau and overfitting" + (
-        ", exploding and vanishing gradients, dead ReLUs"
+    checked = ", ".join(k for k in KINDS if k not in NEED_MONITOR) + (
+        ", " + ", ".join(NEED_MONITOR)
         if monitored
-        else " (train with --monitor to also check gradients and dead ReLUs)"
+        else " (train with --monitor to also check " + ", ".join(NEED_MONITOR) + ")"
     )
     if not found:
         return Section("Diagnoses", f"<p>Nothing to report. Checked: {html.escape(checked)}.</p>")
