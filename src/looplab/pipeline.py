@@ -19,7 +19,8 @@ from looplab.loop.history import History, Note
 from looplab.loop.snapshot import Snapshot
 from looplab.models.init import init_model
 from looplab.models.mlp import MLP, ModelSpec, build_model
-from looplab.run.build import check_fits_data, checked, model_spec
+from looplab.run.build import check_fits_data, model_spec
+from looplab.run.checks import checked
 from looplab.run.directory import (
     RunLock,
     check_not_running,

@@ -18,9 +18,8 @@ from looplab.config import Config
 from looplab.loop.events import Callback
 from looplab.loop.state import LoopState
 from looplab.pipeline import train
-from looplab.run.directory import read_status
+from looplab.run.directory import FORMAT_VERSION, read_status
 from looplab.run.listing import list_runs
-from looplab.run.saved import FORMAT_VERSION
 from looplab.watch.interrupt import Interrupted
 
 

@@ -9,29 +9,30 @@ import typer
 from rich.table import Table
 
 from looplab.cli import app
+from looplab.cli.collector import collector_paused
 from looplab.cli.output import console
 
 
 @app.command()
 def datasets() -> None:
     """List the built-in datasets: name, task, rows, features."""
-    from looplab.data.registry import DATASETS, load_dataset
+    from looplab.data.registry import DATASETS
 
     table = Table(title="built-in datasets (and csv:PATH --target COLUMN for your own)")
     for column in ("name", "task", "rows", "features", "classes", "description"):
         table.add_column(
             column, justify="right" if column in ("rows", "features", "classes") else "left"
         )
-    for name, info in DATASETS.items():
-        data = load_dataset(name)
-        classes = str(len(data.class_names)) if data.class_names else "-"
+    for name, info in DATASETS.items():  # shapes from the table: nothing is loaded
+        classes = str(info.classes) if info.classes else "-"
         table.add_row(
-            name, info.task, str(data.n_rows), str(data.n_features), classes, info.description
+            name, info.task, str(info.rows), str(info.features), classes, info.description
         )
     console.print(table)
 
 
 @app.command()
+@collector_paused
 def summary(
     run: Annotated[
         Path | None, typer.Argument(help="a saved run directory (instead of a spec)")

@@ -16,6 +16,7 @@ import typer
 from rich.table import Table
 
 from looplab.cli import app
+from looplab.cli.collector import collector_paused
 from looplab.cli.output import console, err_console, fmt
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ NOTE_WIDTH = 24  # characters kept for the note column; longer notes fold onto m
 
 
 @app.command()
+@collector_paused
 def predict(
     run: Annotated[Path, typer.Argument(help="a run directory written by `looplab train`")],
     input: Annotated[Path, typer.Option("--input", help="CSV file with the feature columns")],

@@ -37,7 +37,7 @@ def regularize(config_file: Path | None = None, overrides: dict[str, object] | N
     from looplab.experiments.regularization import overfit_config, remedy_configs, run_remedy
     from looplab.plots.regularization import gap_bars
     from looplab.plots.style import save
-    from looplab.run.build import checked
+    from looplab.run.checks import checked
     from looplab.run.directory import create_run_dir, status_of, write_status
     from looplab.watch.interrupt import Interrupted, SignalCatcher, StopOnSignal
 

@@ -84,7 +84,7 @@ def sweep(
     )
     from looplab.files import shorten
     from looplab.report.sweep import sweep_title, write_sweep
-    from looplab.run.build import checked
+    from looplab.run.checks import checked
     from looplab.run.directory import (
         RunLock,
         check_not_running,

@@ -71,7 +71,8 @@ def remedy_configs(
 ) -> dict[str, Config]:
     """Each remedy's config, every one checked with the data before any is trained (a remedy
     that cannot run, say batch norm on a one-row last batch, is refused up front)."""
-    from looplab.run.build import check_fits_data, checked
+    from looplab.run.build import check_fits_data
+    from looplab.run.checks import checked
 
     configs = {name: checked(base.replace(**changes)) for name, changes in
                (remedies or REMEDIES).items()}  # fmt: skip

@@ -35,7 +35,7 @@ import torch
 from looplab.config import SEED_MAX, Config, coerce, field_names
 from looplab.errors import ConfigError, LooplabError, one_of
 from looplab.loop.history import Row
-from looplab.run.build import checked
+from looplab.run.checks import checked
 from looplab.watch.interrupt import Interrupted, SignalCatcher, StopOnSignal
 
 LIST_FIELDS = ("hidden", "drop")  # their values contain commas: separate values with ';'

@@ -7,15 +7,12 @@ to show (gradient flow and histograms need ``--monitor``).
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING
 
 from looplab.plots.monitors import activation_histograms, columns_of, gradient_flow, layer_stats
-from looplab.report.blocks import Section, figure_html, run_title, table_html
+from looplab.report.blocks import Section, figure_html, table_html
+from looplab.run.result import TrainResult, run_title
 from looplab.watch.diagnoses import KINDS, NEED_MONITOR, diagnoses_in
 from looplab.watch.monitors import ACTIVATIONS_FILE, load_samples
-
-if TYPE_CHECKING:
-    from looplab.run.result import TrainResult
 
 
 def diagnoses_section(result: TrainResult) -> Section:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import html
 import math
-from typing import TYPE_CHECKING
 
 import torch
 
@@ -18,11 +17,9 @@ from looplab.models.losses import predict_labels
 from looplab.plots.confusion import confusion_matrix
 from looplab.plots.curves import LOSS_LABEL, loss_curves, metric_curves
 from looplab.plots.predictions import decision_boundary, fitted_curve, predicted_vs_true
-from looplab.report.blocks import Section, figure_html, fmt, run_title, table_html
+from looplab.report.blocks import Section, figure_html, fmt, table_html
+from looplab.run.result import TrainResult, run_title
 from looplab.watch.diagnoses import other_notes
-
-if TYPE_CHECKING:
-    from looplab.run.result import TrainResult
 
 
 def metrics_section(result: TrainResult) -> Section:

@@ -19,18 +19,17 @@ from torch import nn
 from looplab.config import Config
 from looplab.data.batches import make_batches
 from looplab.data.prepared import PreparedData
-from looplab.data.registry import check_dataset
 from looplab.data.split import Split
 from looplab.errors import ConfigError
 from looplab.loop.protocols import BatchSource, LossFn, Optimizer
 from looplab.manual.engine import ManualModel, manual_engine
-from looplab.manual.mlp import check_supported
 from looplab.models.losses import TaskLoss
 from looplab.models.mlp import ModelSpec, parameter_count
 from looplab.resources import check_memory
-from looplab.run.checks import check_data, check_model_fits
+from looplab.run.checks import checked
+from looplab.run.data_checks import check_data, check_model_fits
 from looplab.run.optimizers import build_optimizer
-from looplab.run.schedules import LoopSchedule, PlateauSchedule, build_scheduler, warmup_epochs
+from looplab.run.schedules import LoopSchedule, PlateauSchedule, build_scheduler
 from looplab.run.threads import auto_threads
 
 VAL_BATCH = 4096  # rows per validation batch: no gradients are kept, so large is cheap
@@ -72,24 +71,6 @@ def model_spec(config: Config, data: PreparedData) -> ModelSpec:
         norm=config.norm,
         residual=config.residual,
     )
-
-
-def checked(config: Config) -> Config:
-    """``config`` validated field by field, its dataset checked by the data registry, and the
-    device, engine and schedule it asks for: every mistake that needs no data is found here,
-    before anything is written."""
-    config.validate()
-    check_dataset(config.dataset, config.target, config.n, config.noise)
-    if config.engine == "manual":
-        if config.device == "cuda":
-            raise ConfigError("the manual engine runs on the CPU (numpy); use --device cpu")
-        hidden = tuple(config.hidden) if config.model == "mlp" else ()
-        spec = ModelSpec(1, 1, hidden, config.activation, config.dropout, config.norm,
-                         config.residual)  # fmt: skip
-        check_supported(spec)
-    pick_device(config.device)  # --device cuda on a machine without one
-    warmup_epochs(config)  # a warm-up the schedule cannot use
-    return config
 
 
 def build(model: nn.Module, data: PreparedData, config: Config) -> Built:

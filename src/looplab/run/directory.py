@@ -22,7 +22,6 @@ from typing import Any
 from looplab.config import Config, check_name
 from looplab.errors import RunError
 from looplab.files import portable_name, shorten, write_atomic, write_problem
-from looplab.run.saved import FORMAT_VERSION, MODEL_FILE
 from looplab.watch.checkpoint import CHECKPOINT_DIR, list_checkpoints
 
 try:
@@ -31,6 +30,8 @@ except ImportError:  # Windows: no flock; the pid in status.json still guards a 
     fcntl = None  # type: ignore[assignment]
 
 STATUS_FILE = "status.json"
+MODEL_FILE = "model.pt"  # the trained model: looplab.run.saved writes and reads it
+FORMAT_VERSION = 1  # of the run's files: model.pt and status.json
 LOCK_FILE = ".lock"
 STATUSES = ("running", "complete", "interrupted", "failed")
 DAMAGED = "damaged"  # what read_status says of a status.json it cannot read

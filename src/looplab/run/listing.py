@@ -20,8 +20,7 @@ from typing import Any
 from looplab.config import load_toml
 from looplab.errors import RunError
 from looplab.loop.history import History
-from looplab.run.directory import DAMAGED, STATUS_FILE, read_status
-from looplab.run.saved import MODEL_FILE
+from looplab.run.directory import DAMAGED, MODEL_FILE, STATUS_FILE, read_status
 
 # the file that marks each kind of directory written before status.json said its kind (the
 # files that make it complete, for those)

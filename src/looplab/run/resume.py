@@ -98,7 +98,7 @@ def resume_config(run_dir: Path, config_file: Path | None, overrides: dict[str, 
     if config_file is not None:
         values.update(load_toml(config_file))
     values.update({k: v for k, v in overrides.items() if v is not None})
-    from looplab.run.build import checked
+    from looplab.run.checks import checked
 
     return checked(from_dict(values))
 

@@ -20,10 +20,11 @@ from looplab.data.preprocess import Preprocessor
 from looplab.errors import RunError
 from looplab.files import write_atomic
 from looplab.models.mlp import MLP, ModelSpec, build_model
-from looplab.task import Task
 
-FORMAT_VERSION = 1
-MODEL_FILE = "model.pt"
+# defined with the run directory (listing runs needs them without torch), re-exported here
+from looplab.run.directory import FORMAT_VERSION as FORMAT_VERSION
+from looplab.run.directory import MODEL_FILE as MODEL_FILE
+from looplab.task import Task
 
 
 def save_model(path: Path, model: nn.Module, spec: ModelSpec, data: PreparedData) -> None:

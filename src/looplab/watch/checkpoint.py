@@ -22,8 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from looplab.errors import RunError
 
 CHECKPOINT_FORMAT = 1
@@ -47,6 +45,8 @@ def encode(payload: Payload) -> bytes:
     """Header line + ``torch.save`` body of ``payload`` (a dict of tensors and plain values),
     marked with the checkpoint format."""
     buffer = io.BytesIO()
+    import torch  # here: listing a run's checkpoints (looplab runs) needs no torch
+
     torch.save({**payload, "format_version": CHECKPOINT_FORMAT}, buffer)
     body = buffer.getvalue()
     digest = hashlib.sha256(body).hexdigest()
@@ -79,6 +79,8 @@ def read_checkpoint(path: str | Path) -> Payload:
     if hashlib.sha256(body).hexdigest().encode() != match[2]:
         raise CheckpointError(f"checkpoint {str(path)!r} is damaged: its checksum does not match")
     try:
+        import torch
+
         payload = torch.load(io.BytesIO(body), map_location="cpu", weights_only=True)
     except Exception as exc:  # weights_only refuses anything but tensors and plain values
         raise CheckpointError(
