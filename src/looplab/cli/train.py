@@ -8,7 +8,13 @@ import typer
 
 from looplab.cli import app
 from looplab.cli.options import config_options
-from looplab.cli.output import coefficients_table, console, err_console, metrics_table
+from looplab.cli.output import (
+    coefficients_table,
+    console,
+    err_console,
+    exit_if_signalled,
+    metrics_table,
+)
 
 
 @app.command()
@@ -27,49 +33,56 @@ def train(
     import shlex
     import time
 
-    from looplab.cli.options import load_config
-    from looplab.inspect.coefficients import linear_coefficients, output_names
-    from looplab.pipeline import train as run_training
-    from looplab.report.blocks import run_title
-    from looplab.run.resume import resume_config
-    from looplab.watch.interrupt import Interrupted, SignalCatcher
-    from looplab.watch.progress import ProgressBar
+    from looplab import cli
+    from looplab.cli.collector import PausedCollector
 
     if resume is not None:
+        from looplab.run.resume import resume_config
+
         config = resume_config(resume, config_file, overrides or {})
     else:
-        config = load_config(config_file, **(overrides or {}))
-    started = time.perf_counter()
-    bar = ProgressBar(err_console)
-    try:
-        with SignalCatcher() as signals:
-            result = run_training(
-                config,
-                callbacks=[bar],
-                on_note=lambda note: err_console.print(f"[yellow]note:[/] {note}"),
-                resume=resume,
-                signals=signals,
+        from looplab.cli.options import load_config
+
+        config = load_config(config_file, **(overrides or {}))  # a mistake ends here, at once
+    with PausedCollector() as collector:  # back on when training starts (cli/collector.py)
+        from looplab.inspect.coefficients import linear_coefficients, output_names
+        from looplab.pipeline import train as run_training
+        from looplab.run.result import run_title
+        from looplab.watch.interrupt import Interrupted, SignalCatcher
+        from looplab.watch.progress import ProgressBar
+
+        bar = ProgressBar(err_console)
+        try:
+            with SignalCatcher(immediate=True) as signals:  # immediate until training starts
+                result = run_training(
+                    config,
+                    callbacks=[collector.on_at_fit_start(), bar],
+                    on_note=lambda note: err_console.print(f"[yellow]note:[/] {note}"),
+                    resume=resume,
+                    signals=signals,
+                )
+        except Interrupted as exc:
+            if bar.progress is not None:
+                bar.progress.stop()
+            run_dir = signals.run_dir
+            saved = (
+                f"checkpoint saved: {exc.checkpoint}"
+                if exc.checkpoint
+                else "stopped at once; the last good checkpoint is intact"
+                if run_dir is not None
+                else "stopped before training started; nothing was written"
             )
-    except Interrupted as exc:
-        if bar.progress is not None:
-            bar.progress.stop()
-        saved = (
-            f"checkpoint saved: {exc.checkpoint}"
-            if exc.checkpoint
-            else ("stopped at once; the last good checkpoint is intact")
-        )
-        run_dir = signals.run_dir
-        err_console.print(f"interrupted ({exc}): {saved}", highlight=False, soft_wrap=True)
-        if run_dir is not None:
-            command = f"looplab train --resume {shlex.quote(str(run_dir))}"
-            err_console.print(f"resume with: {command}", highlight=False, soft_wrap=True)
-        raise typer.Exit(exc.exit_code) from None
-    except BaseException:
-        if bar.progress is not None:  # fit stopped on an error: clear the bar, keep the message
-            bar.progress.live.transient = True
-            bar.progress.stop()
-        raise
-    seconds = time.perf_counter() - started
+            err_console.print(f"interrupted ({exc}): {saved}", highlight=False, soft_wrap=True)
+            if run_dir is not None:
+                command = f"looplab train --resume {shlex.quote(str(run_dir))}"
+                err_console.print(f"resume with: {command}", highlight=False, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+        except BaseException:
+            if bar.progress is not None:  # fit stopped on an error: clear the bar, keep the message
+                bar.progress.live.transient = True
+                bar.progress.stop()
+            raise
+    seconds = time.perf_counter() - cli.started  # from the command's start: imports included
     console.print(f"[bold]{run_title(result)}[/]")  # what was run, then how it ended
     console.print(metrics_table(result.final))
     for line in result.about_final:
@@ -86,6 +99,4 @@ def train(
     if result.run_dir is not None:
         console.print(f"run saved in [bold]{result.run_dir}[/]")
         console.print(f"report: [bold]{result.report}[/]")
-    if signals.signum is not None:  # it came while the finished run was being written
-        err_console.print("interrupted after training had finished: the run is complete")
-        raise typer.Exit(128 + signals.signum)
+    exit_if_signalled(signals, "training")  # it came while the finished run was being written

@@ -36,7 +36,7 @@ def fit(
         snapshot = load_payload(resume)
         if "config" in snapshot:
             check_config(snapshot, config)
-    with torch_threads(built.threads):
+    with torch_threads(built.threads), built.one_blas_thread():
         return loop.fit(
             built.model,
             built.train,

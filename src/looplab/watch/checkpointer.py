@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, Protocol
 
 from torch import Tensor
 
@@ -26,6 +27,12 @@ from looplab.watch.checkpoint import (
 from looplab.watch.interrupt import Interrupted, SignalCatcher
 
 
+class Stateful(Protocol):
+    """A callback whose own state is part of exact resume (the layer monitor's)."""
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+
 class Checkpointer(Callback):
     """Write ``ckpt-e<epoch>-b<batch>.pt`` files into ``directory`` and keep the newest ``keep``.
 
@@ -33,7 +40,9 @@ class Checkpointer(Callback):
     written. With ``signals``, a caught SIGINT/SIGTERM makes the next safe point write a
     checkpoint and raise :class:`Interrupted`. ``initial`` also writes one before the first
     step, so a rollback always has a state to go back to. ``extra`` entries (the run's config)
-    are stored in every checkpoint beside the loop's snapshot.
+    are stored in every checkpoint beside the loop's snapshot, and so is the ``state_dict()``
+    of each of ``parts`` (e.g. ``{"monitor": monitor}``), taken at the moment of the save; the
+    run gives each its entry back when it resumes.
     """
 
     def __init__(
@@ -45,6 +54,7 @@ class Checkpointer(Callback):
         signals: SignalCatcher | None = None,
         initial: bool = False,
         extra: Mapping[str, object] | None = None,
+        parts: Mapping[str, Stateful] | None = None,
     ) -> None:
         self.directory = directory
         self.every_epochs = every_epochs
@@ -53,13 +63,15 @@ class Checkpointer(Callback):
         self.signals = signals
         self.initial = initial
         self.extra = dict(extra or {})
+        self.parts = dict(parts or {})
         self.last_saved: tuple[int, int] | None = None
         self.written: list[Path] = []
 
     def save(self, state: LoopState, finished: bool = False) -> Path:
         """Write the state now (atomically), then drop checkpoints beyond the newest ``keep``."""
         path = self.directory / checkpoint_name(state.epoch, state.batch)
-        write_atomic(path, encode(capture(state, finished, self.extra)))
+        parts = {name: part.state_dict() for name, part in self.parts.items()}
+        write_atomic(path, encode(capture(state, finished, {**self.extra, **parts})))
         self.last_saved = (state.epoch, state.batch)
         self.written.append(path)
         rotate(self.directory, self.keep)
