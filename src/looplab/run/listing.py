@@ -104,14 +104,14 @@ def run_info(run_dir: Path) -> RunInfo:
     with contextlib.suppress(Exception):  # a damaged config: list the run anyway
         values = load_toml(run_dir / "config.toml")
         if kind == "gpt":  # a language model: its text, and its epochs of eval_every updates
-            dataset = str(values.get("corpus", "pydoc"))
+            dataset = Path(str(values.get("corpus", "pydoc"))).name  # the text file's name
             total = str(int(values["iterations"]) // int(values["eval_every"]))
         else:
             dataset, total = str(values.get("dataset", "moons")), str(values.get("epochs", 100))
     rows: list[dict[str, float]] = []
     with contextlib.suppress(Exception):  # no history yet, or a truncated one
         rows = History.from_csv(run_dir / "history.csv").rows
-    progress = f"{len(rows)}/{total}" if kind == "train" else _progress(run_dir, kind)
+    progress = f"{len(rows)}/{total}" if kind in ("train", "gpt") else _progress(run_dir, kind)
     when = record.get("time")
     if not isinstance(when, (int, float)):
         when = (run_dir / STATUS_FILE if (run_dir / STATUS_FILE).exists() else run_dir).stat()
