@@ -205,6 +205,11 @@ class Config:
                 "on_nan 'rollback' is not available data-parallel (--nproc > 1); use --on-nan "
                 "stop and resume with a lower --lr"
             )
+        if self.precision == "fp16" and self.clip_norm is not None:
+            raise ConfigError(
+                "clip_norm does not combine with precision 'fp16' (its gradients are scaled "
+                "until the step); use --precision bf16, or drop --clip-norm"
+            )
         if self.sync_bn and self.norm != "batch":
             raise ConfigError("sync_bn synchronizes batch norm: add --norm batch, or drop it")
 
