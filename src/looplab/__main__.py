@@ -1,4 +1,4 @@
-"""``python -m looplab``: the ``looplab`` command, as ``torchrun -m looplab train ...`` starts it."""
+"""``python -m looplab``: the ``looplab`` command (``torchrun -m looplab train ...`` runs it)."""
 
 from looplab.cli import main
 

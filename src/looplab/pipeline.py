@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,6 +21,7 @@ from looplab.models.init import init_model
 from looplab.models.mlp import build_model
 from looplab.run.build import check_fits_data, checked, model_spec
 from looplab.run.directory import create_run_dir, status_of, write_status
+from looplab.run.distributed import AgreedSignals, Distributed, from_primary, gather_snapshot
 from looplab.run.evaluation import evaluate_splits, kept_epoch
 from looplab.run.fit import fit
 from looplab.run.result import TrainResult
@@ -28,6 +30,7 @@ from looplab.run.rollback import fit_with_rollback
 from looplab.run.saved import MODEL_FILE, save_model
 from looplab.watch.checkpoint import CHECKPOINT_DIR
 from looplab.watch.checkpointer import Checkpointer
+from looplab.watch.clipping import ClipCounter
 from looplab.watch.diagnoses import MESSAGES_FILE, Diagnoses
 from looplab.watch.guard import DivergenceGuard
 from looplab.watch.history_writer import HistoryWriter
@@ -45,15 +48,21 @@ def train(
     on_note: Callable[[str], None] = lambda message: None,
     resume: Path | None = None,
     signals: SignalCatcher | None = None,
+    place: Distributed | None = None,
 ) -> TrainResult:
     """Run ``config`` end to end; with ``write``, save it under ``config.out``.
 
     ``on_note`` hears what the user should know before training (rows dropped from a CSV...).
     ``resume`` (a run directory) continues that run from its newest good checkpoint, exactly.
     With ``signals``, a caught Ctrl-C or SIGTERM checkpoints and raises ``Interrupted``.
+    ``place``: this process's rank in a data-parallel job; rank 0 reads and writes the run
+    directory, the other ranks train their shards beside it (:mod:`looplab.run.distributed`).
     """
     checked(config)
-    start_from, notes = prepare_resume(resume, config) if resume is not None else (None, [])
+    primary = place is None or place.primary
+    start_from, notes = from_primary(
+        place, lambda: prepare_resume(resume, config) if resume is not None else (None, [])
+    )
     data = load_prepared(config)
     for note in [*data.notes, *notes]:
         on_note(note)
@@ -61,14 +70,21 @@ def train(
     spec = model_spec(config, data)
     model = build_model(spec, seed=config.seed)
     init_model(model, config.init, config.init_scale, seed=config.seed)  # --init; default: as built
-    run_dir = resume or (create_run_dir(config.out, config.name, config) if write else None)
+    run_dir = resume or from_primary(
+        place, lambda: create_run_dir(config.out, config.name, config) if write else None
+    )
     if signals is not None:
         signals.run_dir = run_dir  # for the "resume with" line after an interruption
-    monitor = LayerMonitor() if config.monitor else None  # --monitor: per-layer statistics
+    monitor = LayerMonitor() if config.monitor and primary else None  # per-layer statistics
     # diagnoses before the guard: a NaN is explained in history.messages before it stops the run
     watchers: list[Callback] = [monitor, Diagnoses(monitor)] if monitor else [Diagnoses()]
+    if config.clip_norm is not None:  # clip_frac: how often the clip acted
+        watchers.insert(0, ClipCounter())
     rolls_back = config.on_nan == "rollback"
-    extra: list[Callback] = [*watchers, DivergenceGuard(rolls_back)]  # guard before checkpoints
+    extra: list[Callback] = [*(watchers if primary else []), DivergenceGuard(rolls_back)]
+    job = AgreedSignals(signals, place) if signals is not None and place is not None else None
+    if job is not None:  # every rank stops after the same step
+        extra.append(job)
     path = PathRecorder()  # initial and epoch-end weights: path.pt, for `looplab landscape`
     with contextlib.ExitStack() as stack:
         checkpoints = (
@@ -78,9 +94,11 @@ def train(
         )  # rollback needs checkpoints
         if run_dir is not None or rolls_back:
             every = (config.checkpoint_every, config.checkpoint_steps, config.keep_checkpoints)
-            extra.append(Checkpointer(checkpoints, *every, signals=signals, initial=rolls_back,
-                                      extra={"config": config.to_dict()}))  # fmt: skip
-        if run_dir is not None:
+            gather = functools.partial(gather_snapshot, place) if place is not None else None
+            extra.append(Checkpointer(checkpoints, *every, signals=job or signals,
+                                      initial=rolls_back, extra={"config": config.to_dict()},
+                                      gather=gather, writes=primary))  # fmt: skip
+        if run_dir is not None and primary:
             write_atomic(run_dir / "config.toml", tomli_w.dumps(config.to_dict()).encode())
             extra += [HistoryWriter(run_dir / "history.csv"), path]
             if config.tensorboard:  # event file in the run directory: tensorboard --logdir runs/
@@ -91,11 +109,13 @@ def train(
         else:
 
             def fit_once(resume: Snapshot | None) -> History:
-                return fit(model, data, config, [*extra, *callbacks], resume)
+                return fit(model, data, config, [*extra, *callbacks], resume, place)
 
             history = fit_with_rollback(fit_once, checkpoints, rolls_back, start_from)
         said = set(history.messages)
         history.notes[:0] = [Note("", n) for n in data.notes if n not in said]  # data's notes
+        if not primary:  # rank 0 evaluates and writes the run
+            return TrainResult(config, data, spec, model, history, None)
         result = TrainResult(config, data, spec, model, history, run_dir)
         result.final = evaluate_splits(model, data)  # the kept weights, not the last epoch's
         result.kept_epoch = kept_epoch(history, config.patience)

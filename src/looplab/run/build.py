@@ -179,7 +179,9 @@ def pick_device(name: str, place: Distributed | None = None) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device 'cuda' asked for but no CUDA GPU is available; use --device cpu")
     if name == "mps" and not mps_available():
-        raise ConfigError("device 'mps' asked for but Apple's MPS is not available; use --device cpu")
+        raise ConfigError(
+            "device 'mps' asked for but Apple's MPS is not available; use --device cpu"
+        )
     if name == "mps" and place is not None:
         raise ConfigError("device 'mps' runs one process: drop --nproc, or use --device cpu")
     if name == "cuda" and place is not None:

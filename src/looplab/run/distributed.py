@@ -21,21 +21,25 @@ The backend is ``gloo`` on the CPU and ``nccl`` on CUDA, chosen by the device.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
+from looplab.config import Config
+from looplab.errors import ConfigError, LooplabError
 from looplab.loop.events import Callback
 from looplab.loop.snapshot import Snapshot, global_rngs
 from looplab.loop.state import LoopState
 from looplab.watch.interrupt import SignalCatcher
 
+T = TypeVar("T")
 TIMEOUT = timedelta(seconds=120)  # longest wait in a collective: a dead peer ends the job
 AGREE_EVERY = 16  # steps between the ranks' checks for a caught signal
 METRIC_SUMS = ("count", "loss", "correct", "sse", "sae", "y", "yy")  # RunningMetrics' sums
@@ -106,8 +110,12 @@ def backend_for(device: torch.device) -> str:
     return "nccl" if device.type == "cuda" else "gloo"
 
 
-def start(place: Distributed, device: torch.device) -> None:
-    """Join the job ``torchrun`` set up (its environment holds the rendezvous address)."""
+def start(place: Distributed, config: Config) -> None:
+    """Join the job ``torchrun`` set up (its environment holds the rendezvous address), with
+    the backend of the device ``config`` asks for."""
+    from looplab.run.build import pick_device
+
+    device = pick_device(config.device, place)
     if not dist.is_initialized():
         if device.type == "cuda":
             torch.cuda.set_device(place.local_rank)
@@ -220,7 +228,9 @@ __all__ = [
     "Distributed",
     "backend_for",
     "data_parallel",
+    "from_primary",
     "gather_snapshot",
+    "joined",
     "launched",
     "peer_lost",
     "rank_seed",
@@ -229,3 +239,32 @@ __all__ = [
     "start_with_store",
     "stop",
 ]
+
+
+def from_primary(place: Distributed | None, compute: Callable[[], T]) -> T:
+    """``compute()`` on rank 0, its result on every rank. A user mistake it raises is raised
+    on every rank (one line each, printed by rank 0), so no rank waits for the others."""
+    if place is None:
+        return compute()
+    outcome: tuple[str, Any] = ("ok", None)
+    if place.primary:
+        try:
+            outcome = ("ok", compute())
+        except LooplabError as exc:
+            outcome = ("error", (type(exc), str(exc)))
+    kind, value = place.broadcast(outcome)
+    if kind == "error":
+        error_type, message = value
+        raise error_type(message)
+    return cast(T, value)
+
+
+def joined(config: Config, place: Distributed) -> Config:
+    """``config`` as run by this job: ``nproc`` is the number of processes torchrun started
+    (the run records it, and a resume must use as many)."""
+    if config.nproc not in (1, place.world):
+        raise ConfigError(
+            f"nproc is {config.nproc} but torchrun started {place.world} processes; leave out "
+            "--nproc under torchrun (the run records the number torchrun started)"
+        )
+    return config.replace(nproc=place.world).validate()
