@@ -146,7 +146,10 @@ def batches_for(
 
 
 def check_fits_data(config: Config, data: PreparedData) -> None:
-    """Config checks that need the data: raise a ConfigError before any work is done."""
+    """Config checks that need the data (and the device): raise a ConfigError before any work
+    is done."""
+    place = Distributed(0, config.nproc) if config.nproc > 1 else None  # the device's kind
+    check_hardware(config, pick_device(config.device, place))
     if config.patience > 0 and data.val is None:
         raise ConfigError("patience needs a validation split: set val_fraction above 0")
     if isinstance(data.train, Split) and isinstance(config.batch_size, int):

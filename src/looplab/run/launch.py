@@ -22,20 +22,18 @@ import tomli_w
 
 from looplab.config import Config
 from looplab.data.prepared import load_prepared
-from looplab.run.build import check_fits_data, check_hardware, pick_device
-from looplab.run.distributed import Distributed
+from looplab.run.build import check_fits_data
 from looplab.run.resume import prepare_resume
 
 CAUGHT = (signal.SIGINT, signal.SIGTERM)
 
 
 def check_job(config: Config, resume: Path | None) -> None:
-    """Every check a worker would make before training, made once here: the config, the data,
-    the devices, and a resume's checkpoint."""
+    """Every check a worker would make before training, made once here: a resume's checkpoint,
+    the data and the devices (the config was checked when it was read)."""
     if resume is not None:
         prepare_resume(resume, config)
-    check_fits_data(config, load_prepared(config))
-    check_hardware(config, pick_device(config.device, Distributed(0, config.nproc)))
+    check_fits_data(config, load_prepared(config))  # and the devices
 
 
 def torchrun_command(config_file: Path, nproc: int, resume: Path | None) -> list[str]:
