@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 # As the looplab command does: cache bytecode even where PYTHONDONTWRITEBYTECODE is set, so
@@ -32,6 +35,18 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def nothing_in_the_users_runs() -> Iterator[None]:
+    """Tests write under tmp_path only: fail the session if one wrote into ./runs (the user's
+    runs, where a command without --out writes)."""
+    runs = Path.cwd() / "runs"
+    before = set(runs.iterdir()) if runs.is_dir() else set()
+    yield
+    after = set(runs.iterdir()) if runs.is_dir() else set()
+    new = sorted(p.name for p in after - before)
+    assert not new, f"a test wrote into the user's ./runs: {new}; give it --out under tmp_path"
+
+
 @pytest.fixture
 def quick_config(tmp_path: Path) -> Config:
     """The default job shrunk to run in well under a second, writing under tmp_path."""
@@ -45,3 +60,33 @@ def private_data_dir(
     """Every test keeps the learner's progress file in its own temporary directory, never in
     the user's data directory."""
     monkeypatch.setenv("LOOPLAB_DATA_DIR", str(tmp_path_factory.mktemp("looplab-data")))
+
+
+@pytest.fixture
+def tmpfs(tmp_path: Path) -> Iterator[Callable[[str], Path]]:
+    """``tmpfs("2m")``: a fresh tmpfs of that size under tmp_path (a full disk on demand, and
+    ``remount(path, "ro")`` makes it read-only). Skips where mounting is not allowed (it needs
+    root: the permissions of a chmod'ed directory do not stop root)."""
+    mounted: list[Path] = []
+
+    def mount(size: str) -> Path:
+        path = tmp_path / f"fs{len(mounted)}"
+        path.mkdir()
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip()}); it needs root")
+        mounted.append(path)
+        return path
+
+    yield mount
+    for path in mounted:
+        with contextlib.suppress(OSError):
+            subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+def remount(path: Path, options: str) -> None:
+    """``remount(fs, "ro")``, ``remount(fs, "size=64m")``: change a tmpfs made by ``tmpfs``."""
+    subprocess.run(["mount", "-o", f"remount,{options}", str(path)], check=True)

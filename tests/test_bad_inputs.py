@@ -1,4 +1,5 @@
-"""Every row of docs/bad-inputs.md: one line on stderr, exit code 2, no traceback.
+"""Every row of docs/bad-inputs.md: one line on stderr, exit code 2, no traceback, and nothing
+changed on disk.
 
 The page is the single list of bad inputs; this test reads it, so a row that stops matching the
 code fails here.
@@ -6,16 +7,24 @@ code fails here.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import os
 import re
 import shlex
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
 
 from looplab.cli import run
+from looplab.config import Config
+from looplab.data.prepared import PreparedData
+from looplab.data.split import Split
 from looplab.errors import LooplabError
 from looplab.models import ModelSpec, build_model
+from looplab.run.fit import fit
 
 PAGE = Path(__file__).parents[1] / "docs" / "bad-inputs.md"
 ROW = re.compile(r"^\|\s*(\d+)\s*\|([^|]*)\|\s*`([^`]*)`\s*\|(.*)\|\s*$")
@@ -71,7 +80,15 @@ FILES: dict[str, str | bytes] = {
     "holes.csv": _csv("x,z,y", [",1,0", ",2,1", "3,,0", ",4,1"]),
     "counts.csv": _csv("age,visits", [f"{20 + i},{5 if i == 29 else i % 5}" for i in range(30)]),
     "grades.csv": _csv("x,grade", [f"{i},{i % 6}" for i in range(20)]),
+    "infs.csv": _csv("x1,x2", ["inf,0.5"]),
+    "escape.toml": 'name = "../../escaped"\nepochs = 1\n',
+    "longname.toml": f'name = "{"n" * 300}"\n',
+    "longout.toml": f'out = "{"/".join(["o" * 200] * 25)}"\n',
 }
+
+# Rows that train, then fail: they leave a failed run directory (every other row is refused
+# before anything is written).
+TRAINS_THEN_FAILS = ("diverged", "why: the initial weights", "is too large here")
 
 
 class _RunsCode:
@@ -124,9 +141,21 @@ def _damaged_runs(runs: Path) -> None:
     torch.save({k: v for k, v in payload.items() if k != "spec"}, runs / "no_spec" / "model.pt")
 
 
+def _resumable_runs(runs: Path) -> None:
+    """runs/stopped (good, marked interrupted), runs/cycle (one-cycle) and runs/busy."""
+    import shutil
+
+    for name in ("stopped", "busy"):
+        shutil.copytree(runs / "good", runs / name)
+        (runs / name / "status.json").write_text('{"status": "interrupted"}')
+    args = ["train", "--epochs", "2", "--schedule", "one_cycle", "--out", str(runs)]
+    assert run([*args, "--name", "cycle"]) == 0
+
+
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A scratch directory with the fixture files and one finished run, runs/good."""
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A scratch directory with the fixture files and the runs of the page's rows; runs/busy is
+    locked as a training process would hold it, for the whole module."""
     root = tmp_path_factory.mktemp("bad_inputs")
     for name, content in FILES.items():
         path = root / name
@@ -138,7 +167,55 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     code = run(["train", "--epochs", "2", "--out", str(root / "runs"), "--name", "good"])
     assert code == 0
     _damaged_runs(root / "runs")
-    return root
+    _resumable_runs(root / "runs")
+    lock = os.open(root / "runs" / "busy" / ".lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # another "process": this one's own fd
+    yield root
+    os.close(lock)
+
+
+def fingerprint(root: Path) -> dict[str, tuple[int, int, str]]:
+    """Every file and directory under ``root``: size, time of last change, and the SHA-256 of
+    files up to 64 KiB (checkpoints and models are compared by size and time)."""
+    prints = {}
+    for path in sorted(root.rglob("*")):
+        st = path.lstat()
+        digest = ""
+        if path.is_file() and st.st_size <= 65536:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        prints[str(path.relative_to(root))] = (st.st_size, st.st_mtime_ns, digest)
+    return prints
+
+
+def data(
+    features: int = 5,
+    nan: bool = False,
+    huge: bool = False,
+    y2d: bool = False,
+    float_labels: bool = False,
+    label: int | None = None,
+    int_x: bool = False,
+) -> PreparedData:
+    """40 rows of ``features`` features and 3 classes, with one mistake a Python user makes."""
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(40, features, generator=g)
+    y = torch.arange(40) % 3
+    if nan:
+        X[0, 0] = float("nan")
+    if huge:
+        X = X.double()
+        X[0, 0] = 1e39
+    if int_x:
+        X = X.round().long()
+    if label is not None:
+        y[0] = label
+    yy: torch.Tensor = y.float() if float_labels else y
+    if y2d:
+        yy = yy[:, None]
+    return PreparedData(
+        Split(X, yy), None, "multiclass", name="api",
+        feature_names=[f"f{i}" for i in range(features)], class_names=["a", "b", "c"],
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -155,13 +232,17 @@ def test_bad_input_gets_one_line(
     monkeypatch.chdir(workdir)
     if command.startswith("python:"):
         model = build_model(ModelSpec(5, 3, (10, 6)), seed=0)
+        names = {"model": model, "torch": torch, "fit": fit, "data": data, "Config": Config}
         with pytest.raises(LooplabError) as info:
-            eval(command.removeprefix("python:").strip(), {"model": model, "torch": torch})
+            eval(command.removeprefix("python:").strip(), names)
         assert expected in str(info.value)
         assert "\n" not in str(info.value)
         return
+    if "--device cuda" in command and torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
     args = shlex.split(command)
     assert args[0] == "looplab"
+    before = fingerprint(workdir)
     code = run(args[1:])
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.strip()]
@@ -170,9 +251,13 @@ def test_bad_input_gets_one_line(
     assert lines[0].startswith("error: "), err
     assert expected in lines[0], err
     assert "Traceback" not in err
+    if not any(text in expected for text in TRAINS_THEN_FAILS):
+        after = fingerprint(workdir)
+        changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+        assert not changed, f"a refused command changed {changed[:5]}"
 
 
 def test_catalogue_is_large_and_numbered() -> None:
     rows = catalogue()
-    assert len(rows) >= 30
+    assert len(rows) >= 120
     assert [int(r[0]) for r in rows] == list(range(1, len(rows) + 1))

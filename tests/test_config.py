@@ -9,7 +9,7 @@ import pytest
 
 from looplab.config import Config, coerce, field_names, load_toml, make_config
 from looplab.errors import ConfigError, LooplabError
-from looplab.run.build import checked
+from looplab.run.checks import checked
 
 
 def test_flags_override_the_file_which_overrides_defaults(tmp_path: Path) -> None:

@@ -84,3 +84,14 @@ def test_cli_help_does_not_import_torch() -> None:
 
 def test_all_lists_exactly_the_exports() -> None:
     assert looplab.__all__ == list(looplab._EXPORTS)
+
+
+def test_looplab_data_exports_its_names_lazily_and_exactly() -> None:
+    import looplab.data as data
+
+    assert data.__all__ == list(data._EXPORTS)
+    for name in data.__all__:
+        defined = getattr(importlib.import_module(data._EXPORTS[name]), name)
+        assert getattr(data, name) is defined, name
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        data.nope  # noqa: B018

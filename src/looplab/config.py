@@ -8,6 +8,7 @@ that name the field and its allowed values, and is saved whole with the run as `
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
@@ -17,7 +18,7 @@ from typing import Any
 import tomli_w
 
 from looplab.errors import ConfigError, one_of
-from looplab.files import check_portable_name
+from looplab.files import check_portable_name, portable_name
 from looplab.task import Task
 
 MODELS = ("mlp", "linear")
@@ -58,6 +59,16 @@ SEPARATORS: dict[str, str] = {
 }
 ON_NAN = ("stop", "rollback")
 
+FLOAT32_MAX = 3.4028234663852886e38  # data, weights and optimizer state are float32
+SEED_MAX = 2**32 - 1  # numpy's and scikit-learn's seeds are unsigned 32-bit
+MAX_THREADS = 1024
+MAX_EPOCHS = 1_000_000  # a bound for typos (1e23 epochs would never end), not for real runs
+NAME_MAX = 255  # bytes in one file name (ext4, APFS, NTFS...)
+PATH_MAX = 4000  # bytes in a whole path, a little under Linux's 4096
+# float fields, checked finite and within float32 before anything else looks at them
+FLOAT_FIELDS = ("noise", "val_fraction", "test_fraction", "dropout", "init_scale", "lr",
+                "momentum", "weight_decay")  # fmt: skip
+
 
 @dataclass
 class Config:
@@ -87,7 +98,7 @@ class Config:
     init_scale: float = 1.0  # sigma of 'normal', value of 'constant', bound of 'uniform'
     # optimization
     optimizer: str = "adam"
-    impl: str = "torch"  # torch.optim, or the from-scratch update rules
+    impl: str = "torch"  # torch.optim (manual engine: its fused numpy twin), or from scratch
     engine: str = "autograd"  # autograd, or the hand-written forward/backward
     lr: float = 0.01
     momentum: float = 0.9
@@ -144,6 +155,12 @@ class Config:
         _positive_int("accumulate", self.accumulate, hint="micro-batches per step, e.g. 4")
         if self.clip_norm is not None:
             _positive_float("clip_norm", self.clip_norm)
+        for name in FLOAT_FIELDS:
+            _in_float32(name, getattr(self, name))
+        if not isinstance(self.seed, int) or not 0 <= self.seed <= SEED_MAX:
+            raise ConfigError(
+                f"seed must be a whole number from 0 to {SEED_MAX}, got {self.seed!r}"
+            )
         if self.n is not None:
             _positive_int("n", self.n)
         if self.noise is not None and not self.noise >= 0:
@@ -156,7 +173,9 @@ class Config:
             raise ConfigError("val_fraction + test_fraction must leave some rows for training")
         if self.model == "mlp":
             for width in self.hidden:
-                _positive_int("hidden", width, hint="e.g. --hidden 16,16")
+                _positive_int(
+                    "hidden", width, hint="e.g. --hidden 16,16; --hidden none is a linear model"
+                )
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout!r}")
         _positive_float("lr", self.lr)
@@ -164,7 +183,19 @@ class Config:
             raise ConfigError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
         if not 0 <= self.momentum < 1:
             raise ConfigError(f"momentum must be in [0, 1), got {self.momentum!r}")
+        if self.optimizer == "nesterov" and self.momentum == 0:
+            raise ConfigError(
+                "nesterov needs a momentum above 0, got 0.0; use --momentum 0.9, "
+                "or --optimizer sgd for no momentum"
+            )
+        if self.init_scale < 0 and self.init != "constant":
+            raise ConfigError(
+                f"init_scale must be >= 0 (the std of 'normal' init, the bound of 'uniform'), "
+                f"got {self.init_scale!r}; only --init constant takes a negative value"
+            )
         _positive_int("epochs", self.epochs)
+        if self.epochs > MAX_EPOCHS:
+            raise ConfigError(f"epochs must be at most {MAX_EPOCHS:,}, got {self.epochs:,}")
         if self.batch_size != "full":
             _positive_int("batch_size", self.batch_size, hint="or 'full' for full batch")
         for name in ("patience", "warmup", "checkpoint_every", "checkpoint_steps", "threads"):
@@ -172,9 +203,15 @@ class Config:
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ConfigError(f"{name} must be a whole number >= 0, got {value!r}")
         _positive_int("keep_checkpoints", self.keep_checkpoints)
+        if self.threads > MAX_THREADS:
+            raise ConfigError(
+                f"threads must be at most {MAX_THREADS}, got {self.threads}; "
+                "0 lets looplab choose (small models often run fastest on 1)"
+            )
+        check_out(self.out)
         self._validate_scale()
         if self.name is not None:
-            check_portable_name(self.name)
+            check_name(self.name)
         return self
 
     def _validate_scale(self) -> None:
@@ -251,7 +288,8 @@ HELP: dict[str, str] = {
     "init": "weight initialization: " + " | ".join(INITS),
     "init_scale": "sigma of 'normal', value of 'constant', bound of 'uniform' init",
     "optimizer": " | ".join(OPTIMIZERS),
-    "impl": "optimizer and schedule implementation: " + " | ".join(OPTIMIZER_IMPLS),
+    "impl": "optimizer and schedule implementation: torch (torch.optim, fused; under --engine "
+    "manual its fused numpy twin) | scratch (the course's readable rules)",
     "engine": "gradients by " + " | ".join(ENGINES),
     "lr": "learning rate",
     "momentum": "momentum of momentum / nesterov",
@@ -350,6 +388,61 @@ def _positive_int(name: str, value: object, hint: str = "") -> None:
         raise ConfigError(f"{name} must be a positive whole number, got {value!r}{suffix}")
 
 
+def _in_float32(name: str, value: float | None) -> None:
+    if value is None or isinstance(value, bool) or not isinstance(value, int | float):
+        return  # the type checks of each field say what is wrong
+    if not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number, got {value!r}")
+    if abs(value) > FLOAT32_MAX:
+        raise ConfigError(
+            f"{name} {value:g} is beyond float32 (the largest is {FLOAT32_MAX:.4g}), in which "
+            "looplab computes; use a smaller value"
+        )
+
+
+def check_name(name: str) -> None:
+    """A run name is one portable directory name inside ``--out``: no separators, no ``..``,
+    short enough for the file system."""
+    if name in ("", ".", "..") or "/" in name or "\\" in name or "\0" in name:
+        raise ConfigError(
+            f"name {_short(name)!r} is not a portable directory name: a run's name is one "
+            "directory inside --out (no '/', '\\', '.' or '..'); choose the place with --out DIR, "
+            f"e.g. --name {portable_name(name)}"
+        )
+    size = len(name.encode("utf-8", "surrogateescape"))
+    if size > NAME_MAX:
+        raise ConfigError(
+            f"name is {size} bytes long; a directory name holds at most {NAME_MAX} bytes, so "
+            f"use a shorter --name (it starts {_short(name, 40)!r})"
+        )
+    check_portable_name(name)  # and one that every system accepts
+
+
+def check_out(out: str) -> None:
+    """An output directory the file system can hold: no NUL, names and path not too long."""
+    if not isinstance(out, str):
+        return
+    if out == "" or "\0" in out:
+        raise ConfigError(f"out must be a directory path, got {_short(out)!r}; e.g. --out runs")
+    encoded = out.encode("utf-8", "surrogateescape")
+    longest = max(len(part.encode("utf-8", "surrogateescape")) for part in out.split("/"))
+    if len(encoded) > PATH_MAX or longest > NAME_MAX:
+        what = (
+            f"{len(encoded)} bytes long (at most {PATH_MAX})"
+            if len(encoded) > PATH_MAX
+            else f"a part of {longest} bytes (at most {NAME_MAX} per directory name)"
+        )
+        raise ConfigError(
+            f"out is too long for the file system: {what}; use a shorter --out "
+            f"(it starts {_short(out, 40)!r})"
+        )
+
+
+def _short(text: str, limit: int = 80) -> str:
+    """``text`` cut to ``limit`` characters for a message (a path may be thousands long)."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _positive_float(name: str, value: float) -> None:
     if not value > 0 or value == float("inf"):
         raise ConfigError(f"{name} must be a positive number, got {value!r}")
@@ -377,10 +470,12 @@ def coerce(name: str, value: Any) -> Any:
             return _to_int(value)
         if kind in ("list[int]",):
             if isinstance(value, str):
-                parts = [p for p in value.replace(" ", "").split(",") if p != ""]
-                if value.strip() in ("", "none", "0") and name == "hidden":
-                    return []
-                return [_to_int(p) for p in parts]
+                if value.strip().lower() in ("", "none") and name == "hidden":
+                    return []  # no hidden layer: a linear model
+                parts = value.replace(" ", "").split(",")
+                if "" in parts[:-1]:  # "16,,16" or ",16": a width left out
+                    raise ValueError
+                return [_to_int(p) for p in parts if p != ""]
             return [_to_int(v) for v in value]
         if kind == "list[str]":
             if isinstance(value, str):
@@ -394,7 +489,7 @@ def coerce(name: str, value: Any) -> Any:
         if kind.startswith("float"):
             if isinstance(value, bool):
                 raise ValueError
-            return float(value)
+            return float(value) + 0.0  # + 0.0: "-0" is zero, not a negative number
         if kind == "bool":
             if isinstance(value, bool):
                 return value

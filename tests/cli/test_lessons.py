@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import queue
 import re
@@ -62,10 +63,10 @@ def test_lessons_lists_all_22_with_the_coming_ones_marked(
 
 
 def test_an_unwritten_lesson_says_so_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(["lesson", "2.4"]) == 2
+    assert run(["lesson", "3.1"]) == 2
     err = capsys.readouterr().err
     assert err == (
-        "error: lesson 2.4 (The role of activations) is coming: it is not written yet; "
+        "error: lesson 3.1 (Optimizers beyond SGD) is coming: it is not written yet; "
         "`looplab lessons` shows the ones you can run\n"
     )
     assert run(["lesson", "9.9"]) == 2
@@ -272,3 +273,34 @@ def test_the_readmes_learn_commands_work_in_a_fresh_directory(
     codes = [run(c.split()) for c in commands]
     assert codes == [0, 0, 0, 1]  # the check fails until the body is written
     assert "mse_loss is not written yet" in capsys.readouterr().out
+
+
+def test_lesson_2_2_shows_the_right_softmax_beside_the_courses(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["lesson", "2.2", "--fast", "--out", str(here / "figs")]) == 0
+    out = capsys.readouterr().out
+    exps = [math.exp(2.0), math.exp(-1.0), math.exp(0.5)]
+    for k, course in enumerate(("0.71", "0.04", "0.25")):
+        shown = re.search(rf"softmax p{k}\s+│\s+(\S+)\s+│([^│]+)", out)
+        assert shown is not None
+        assert float(shown.group(1)) == pytest.approx(exps[k] / sum(exps), rel=1e-3)
+        assert f"the course says {course}" in shown.group(2)
+    assert (here / "figs" / "log_sum_exp.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_check_names_the_overflow_of_an_unstable_cross_entropy(
+    here: Path, in_process: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(["exercise", "2.2.1"])
+    _solve(
+        here / "exercises" / "ex_2_2_1.py",
+        "    p = torch.exp(logits) / torch.exp(logits).sum(dim=1, keepdim=True)\n"
+        "    return -torch.log(p[torch.arange(len(logits)), targets]).mean()",
+    )
+    capsys.readouterr()
+    assert run(["check", "2.2.1"]) == 1
+    out = capsys.readouterr().out
+    # the case of logits near 100 fails first (the small ones pass)
+    assert "cross_entropy(logits (8, 5), targets (8,)): result: you have nan" in out
+    assert "hint: exp of a large logit overflows to inf" in out

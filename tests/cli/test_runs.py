@@ -18,9 +18,8 @@ from looplab.config import Config
 from looplab.loop.events import Callback
 from looplab.loop.state import LoopState
 from looplab.pipeline import train
-from looplab.run.directory import read_status
+from looplab.run.directory import FORMAT_VERSION, read_status
 from looplab.run.listing import list_runs
-from looplab.run.saved import FORMAT_VERSION
 from looplab.watch.interrupt import Interrupted
 
 
@@ -135,3 +134,62 @@ def test_predict_on_another_format_version_or_a_damaged_model_is_clear(
     assert run(["predict", str(tmp_path / "m"), "--input", str(points)]) == 2
     err = capsys.readouterr().err
     assert "is damaged or incomplete (KeyError: 'spec')" in err and "Traceback" not in err
+
+
+def test_experiment_directories_are_listed_as_what_they_are(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "runs"
+    small = ["--epochs", "1", "--out", str(out)]
+    assert run(["compare", "--batch-sizes", "8,full", "--seeds", "1", *small, "--name", "c"]) == 0
+    assert run(["sweep", "--vary", "lr=0.01,0.1", "--n", "60", *small, "--name", "s"]) == 0
+    assert run(["train", "--n", "60", *small, "--name", "t"]) == 0
+    assert run(["lr-find", "--n", "60", "--steps", "10", *small, "--name", "l"]) == 0
+    capsys.readouterr()
+    infos = {i.path.name: (i.kind, i.status, i.epochs) for i in list_runs(out)}
+    assert infos == {
+        "c": ("compare", "complete", "-"),
+        "s": ("sweep", "complete", "2/2"),
+        "t": ("train", "complete", "1/1"),
+        "l": ("lr-find", "complete", "-"),
+    }
+    assert run(["runs", str(out)]) == 0
+    table = capsys.readouterr().out
+    assert "failed" not in table
+    sweep_line = next(line for line in table.splitlines() if "│ s " in line)
+    assert "sweep" in sweep_line and "complete" in sweep_line and "2/2" in sweep_line
+
+
+def test_a_damaged_status_is_shown_and_hides_no_other_run(
+    runs_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    nested = runs_dir / "nested"
+    nested.mkdir()
+    (nested / "status.json").write_text("[" * 100_000 + "]" * 100_000)  # json's recursion limit
+    (nested / "config.toml").write_text("epochs = [")  # damaged too
+    statuses = {info.path.name: info.status for info in list_runs(runs_dir)}
+    assert statuses["nested"] == "damaged"
+    assert {"done", "paused", "broken", "killed", "live"} <= set(statuses)
+    assert run(["runs", str(runs_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "nested damaged: status.json is damaged" in out and "│ done" in out
+
+
+def test_long_names_stay_distinguishable_at_80_columns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from looplab.cli.output import console
+
+    out = tmp_path / "runs"
+    names = [f"sweep-of-batch-size-and-learning-rate-with-momentum-{k:02d}" for k in range(10)]
+    train(quick(out, names[0], epochs=1))
+    for name in names[1:]:  # the same run under ten names that differ only at their end
+        shutil.copytree(out / names[0], out / name)
+    monkeypatch.setattr(console, "width", 80)
+    assert run(["runs", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert all(len(line) <= 80 for line in lines), max(lines, key=len)
+    # the run column, folded over lines: each name, then its dataset under it
+    cells = [line.split("│")[1].strip() for line in lines if line.startswith("│")]
+    shown = "".join(cells).split("moons")[:-1]
+    assert sorted(shown) == sorted(names)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -25,3 +26,15 @@ def test_terminal_report_and_history_agree_on_the_training_time(
     total = History.from_csv(tmp_path / "t" / "history.csv").seconds
     assert float(said[1]) == pytest.approx(total, abs=0.005)
     assert float(shown[1]) == pytest.approx(total, abs=0.005)
+
+
+def test_the_whole_command_is_timed_from_the_command_start(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the console script passes the time it was imported: what ran before `run` counts too
+    started = time.perf_counter() - 100.0
+    argv = ["train", "--epochs", "1", "--n", "100", "--out", str(tmp_path), "--name", "t"]
+    assert run(argv, started_at=started) == 0
+    said = re.search(r"\(the whole command: ([\d.]+) s\)", capsys.readouterr().out)
+    assert said is not None
+    assert 100.0 <= float(said[1]) < 100.0 + (time.perf_counter() - started - 100.0) + 0.1

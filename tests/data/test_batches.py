@@ -72,3 +72,46 @@ def test_torch_dataset_and_dataloader_are_accepted() -> None:
     loader = DataLoader(TensorDataset(X, y), batch_size=4)
     from_loader = make_batches(loader, 999)
     assert [yb.tolist() for _, yb in from_loader.epoch(skip=1)] == [[4, 5, 6, 7], [8, 9, 10, 11]]
+
+
+def test_every_epoch_refills_one_buffer() -> None:
+    """Shuffled batches are views of one buffer made once: no new copy of the data per epoch."""
+    X, y = data(100)
+    b = Batches(X, y, 10, generator=torch.Generator().manual_seed(0))
+    starts = [min(xb.data_ptr() for xb, _ in b.epoch()) for _ in range(3)]
+    assert b.buffers is not None and len(b.buffers[0]) == 100
+    assert starts == [b.buffers[0].data_ptr()] * 3
+    assert starts[0] != X.data_ptr()  # a gathered copy, not the data itself
+
+
+@pytest.mark.parametrize(("batch", "drop_last"), [(10, False), (7, False), (7, True)])
+def test_large_data_is_gathered_a_part_at_a_time_in_the_same_order(
+    batch: int, drop_last: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from looplab.data import batches as module
+
+    X, y = data(100)  # a row is 4 + 8 bytes
+
+    def one(b: Batches, skip: int = 0) -> list[list[int]]:
+        seen = []
+        for xb, yb in b.epoch(skip=skip):  # each batch used before the next, as fit does
+            assert torch.equal(xb[:, 0].long(), yb)  # rows and targets stay paired
+            seen.append(yb.tolist())
+        return seen
+
+    def epochs(skip: int) -> list[list[list[int]]]:
+        b = Batches(X, y, batch, drop_last=drop_last, generator=torch.Generator().manual_seed(3))
+        first = one(b)
+        state = b.generator.get_state()
+        second = one(b)
+        b.generator.set_state(state)  # the second epoch again, resumed after `skip` batches
+        return [first, second, one(b, skip)]
+
+    whole = epochs(skip=5)
+    monkeypatch.setattr(module, "GATHER_BYTES", 12 * 25)  # room for 25 rows: whole batches
+    parts = epochs(skip=5)
+    assert parts == whole and parts[2] == whole[1][5:]
+    b = Batches(X, y, batch, generator=torch.Generator())
+    next(iter(b.epoch()))
+    assert b.buffers is not None and len(b.buffers[0]) == 25 // batch * batch
+    assert sum(len(yb) for yb in parts[0]) == (100 // batch * batch if drop_last else 100)

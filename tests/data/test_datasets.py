@@ -58,3 +58,30 @@ def test_sine_spans_two_periods_each_side() -> None:
     d = load_dataset("sine", n=2000, noise=0.0)
     assert d.X.min() < -6.0 and d.X.max() > 6.0
     assert torch.allclose(d.y, torch.sin(d.X[:, 0]))
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 100, 1001])
+@pytest.mark.parametrize("seed", [0, 5, 2**31])
+def test_moons_circles_blobs_are_scikit_learns_numbers(n: int, seed: int) -> None:
+    from sklearn import datasets as skd
+
+    expected = {
+        "moons": skd.make_moons(n_samples=n, noise=0.2, random_state=seed),
+        "circles": skd.make_circles(n_samples=n, noise=0.1, factor=0.5, random_state=seed),
+        "blobs": skd.make_blobs(n_samples=n, centers=4, cluster_std=1.5, random_state=seed),
+    }
+    noise = {"moons": 0.2, "circles": 0.1, "blobs": 1.5}
+    for name, (X, y) in expected.items():
+        data = load_dataset(name, n=n, noise=noise[name], seed=seed)
+        assert torch.equal(data.X, torch.from_numpy(X).float()), name
+        assert torch.equal(data.y, torch.from_numpy(y).to(data.y.dtype)), name
+
+
+@pytest.mark.parametrize("name", list(DATASETS))
+def test_the_table_of_datasets_says_what_loading_gives(name: str) -> None:
+    data, info = load_dataset(name), DATASETS[name]
+    assert (info.rows, info.features, info.classes) == (
+        data.n_rows,
+        data.n_features,
+        len(data.class_names),
+    )

@@ -54,6 +54,37 @@ def test_standardize_off_keeps_raw_features() -> None:
     assert prepared.train.X.abs().max() <= 1.0 + 1e-6  # x ~ U(-1, 1), untouched
 
 
+def test_prepare_leaves_the_raw_data_alone_and_makes_one_copy_per_part() -> None:
+    """Each part is its rows' copy standardized in place; the raw features are untouched."""
+    data = load_dataset("wine")
+    raw = data.X.clone()
+    prepared = prepare(data, Config(dataset="wine", val_fraction=0.3, seed=0))
+    assert torch.equal(data.X, raw)
+    pre, train, val = prepared.preprocessor, prepared.train, prepared.val
+    assert pre is not None and isinstance(train, Split) and isinstance(val, Split)
+    idx, val_idx, _ = split_indices(data, 0.3, 0.0, seed=0)
+    expected = (raw[idx] - raw[idx].mean(0)) / raw[idx].std(0, unbiased=False)
+    torch.testing.assert_close(train.X, expected, rtol=1e-5, atol=1e-5)
+    assert torch.equal(val.X, pre.transform(raw[val_idx]))  # the same arithmetic either way
+    X = raw[val_idx]
+    assert pre.transform(X, in_place=True) is X  # no new tensor the size of the data
+
+
+def test_missing_values_are_filled_with_the_training_mean_in_place_too() -> None:
+    from looplab.data.preprocess import Preprocessor
+
+    X = torch.tensor([[1.0, 10.0], [float("nan"), 20.0], [3.0, float("nan")], [4.0, 40.0]])
+    pre = Preprocessor.fit(X, standardize=False)
+    torch.testing.assert_close(pre.mean, torch.tensor([8 / 3, 70 / 3]))
+    filled = pre.transform(X)
+    assert torch.isnan(X).sum() == 2  # a new tensor: X unchanged
+    assert torch.equal(filled, pre.transform(X.clone(), in_place=True))
+    assert filled[1, 0] == pre.mean[0] and filled[2, 1] == pre.mean[1]
+    complete = torch.tensor([[1.0, 10.0], [8 / 3, 20.0], [3.0, 70 / 3], [4.0, 40.0]])
+    scaled = Preprocessor.fit(X)  # std of the filled columns
+    torch.testing.assert_close(scaled.std, complete.std(0, unbiased=False))
+
+
 def test_a_class_with_one_row_is_named_instead_of_sklearns_message(tmp_path: Path) -> None:
     # a count 0..5 meant as a quantity: auto takes it for 6 classes, and '5' occurs once
     counts = [i % 5 for i in range(29)] + [5]

@@ -49,7 +49,7 @@ import torch
 from looplab.lessons.lesson import Demo, DemoResult, Lesson
 
 
-def activations(fast: bool = False, out: Path = Path("lessons/2.4")) -> DemoResult:
+def activations(fast: bool = False, out: Path = Path("lessons/3.1")) -> DemoResult:
     """tanh squashes, relu cuts."""
     x = torch.linspace(-3, 3, 7)
     result = DemoResult()
@@ -58,9 +58,9 @@ def activations(fast: bool = False, out: Path = Path("lessons/2.4")) -> DemoResu
 
 
 LESSON = Lesson(
-    id="2.4",
-    title="The role of activations",
-    minutes=20,
+    id="3.1",
+    title="Optimizers beyond SGD",
+    minutes=30,
     eli5="Bends make curves.",
     equations=(r"\\tanh(x)", r"\\max(0, x)"),
     look_at=("the numbers",),
@@ -74,17 +74,17 @@ def test_adding_a_lesson_is_one_new_module(
 ) -> None:
     extra = tmp_path / "more_lessons"
     extra.mkdir()
-    (extra / "lesson_2_4.py").write_text(textwrap.dedent(NEW_LESSON))
+    (extra / "lesson_3_1.py").write_text(textwrap.dedent(NEW_LESSON))
     monkeypatch.setattr(looplab.lessons, "__path__", [*looplab.lessons.__path__, str(extra)])
     monkeypatch.chdir(tmp_path)
     try:
-        assert entry("2.4").written
+        assert entry("3.1").written
         assert run(["lessons"]) == 0
-        line = next(ln for ln in capsys.readouterr().out.splitlines() if " 2.4 " in ln)
+        line = next(ln for ln in capsys.readouterr().out.splitlines() if " 3.1 " in ln)
         assert "0 / 0" in line and "coming" not in line
-        assert run(["lesson", "2.4", "--fast"]) == 0
+        assert run(["lesson", "3.1", "--fast"]) == 0
         out = capsys.readouterr().out
-        assert "Lesson 2.4: The role of activations" in out
+        assert "Lesson 3.1: Optimizers beyond SGD" in out
         assert "max tanh" in out and "0.9951" in out  # tanh(3)
     finally:
-        sys.modules.pop("looplab.lessons.lesson_2_4", None)
+        sys.modules.pop("looplab.lessons.lesson_3_1", None)

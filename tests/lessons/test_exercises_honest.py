@@ -4,6 +4,7 @@ fail with the hint that names them."""
 from __future__ import annotations
 
 import doctest
+import inspect
 import textwrap
 from pathlib import Path
 
@@ -49,8 +50,6 @@ def test_the_starter_fails_and_the_reference_passes(ex: Exercise, tmp_path: Path
 
 
 def _source(ex: Exercise) -> str:
-    import inspect
-
     return textwrap.dedent(inspect.getsource(ex.solution))
 
 
@@ -63,6 +62,13 @@ def test_the_worked_example_in_each_docstring_is_true(ex: Exercise) -> None:
     for test in tests:
         runner.run(test)
     assert runner.failures == 0
+
+
+def _changed(exercise_id: str, old: str, new: str) -> str:
+    """The reference solution of ``exercise_id`` with one piece of it planted wrong."""
+    source = textwrap.dedent(inspect.getsource(exercise(exercise_id).solution))
+    assert old in source, (exercise_id, old)
+    return source.replace(old, new)
 
 
 # exercise id -> (planted wrong solution, words its hint must contain)
@@ -312,6 +318,289 @@ PLANTED: dict[str, list[tuple[str, str]]] = {
                 return w, b
             """,
             "not there yet",
+        ),
+    ],
+    "2.1.1": [
+        (
+            """
+            def activation_derivatives(x):
+                s, t = torch.sigmoid(x), torch.tanh(x)
+                return (x >= 0).float(), s * (1 - s), 1 - t * t  # planted: >= at the kink
+            """,
+            "ReLU's derivative at exactly 0 is 0",
+        ),
+        (
+            """
+            def activation_derivatives(x):
+                s, t = torch.sigmoid(x), torch.tanh(x)
+                return (x > 0).float(), s, 1 - t * t  # planted: s, not s (1 - s)
+            """,
+            "you left out the (1 - s)",
+        ),
+        (
+            """
+            def activation_derivatives(x):
+                s, t = torch.sigmoid(x), torch.tanh(x)
+                return (x > 0).float(), s * (1 - s), 1 - t  # planted: no square
+            """,
+            "the tanh is squared",
+        ),
+        (
+            """
+            def activation_derivatives(x):
+                return (x > 0).float(), x * (1 - x), 1 - x * x  # planted: from x
+            """,
+            "you used x itself",
+        ),
+    ],
+    "2.1.2": [
+        (
+            "def collapse_linear(W1, b1, W2, b2):\n    return W1 @ W2, W2 @ b1 + b2\n",
+            "the first layer acts first",
+        ),
+        (
+            "def collapse_linear(W1, b1, W2, b2):\n    return W2 @ W1, b2\n",
+            "passes through the second layer too",
+        ),
+        (
+            "def collapse_linear(W1, b1, W2, b2):\n    return W2 @ W1, b1 + b2\n",
+            "b1 is in the hidden space",
+        ),
+    ],
+    "2.2.1": [
+        (
+            """
+            def cross_entropy(logits, targets):
+                p = torch.exp(logits) / torch.exp(logits).sum(dim=1, keepdim=True)  # planted
+                return -torch.log(p[torch.arange(len(logits)), targets]).mean()
+            """,
+            "subtract each row's largest logit",
+        ),
+        (
+            """
+            def cross_entropy(logits, targets):
+                p = torch.softmax(logits, dim=1)  # planted: log of a probability that underflows
+                return -torch.log(p[torch.arange(len(logits)), targets]).mean()
+            """,
+            "softmax then log underflows",
+        ),
+        (
+            """
+            def cross_entropy(logits, targets):
+                m = logits.max(dim=1, keepdim=True).values
+                lse = m[:, 0] + torch.log(torch.exp(logits - m).sum(dim=1))
+                return (lse - logits[torch.arange(len(logits)), targets]).sum()  # planted
+            """,
+            "average the per-row losses",
+        ),
+        (
+            """
+            def cross_entropy(logits, targets):
+                m = logits.max(dim=1, keepdim=True).values
+                lse = m[:, 0] + torch.log(torch.exp(logits - m).sum(dim=1))
+                return (logits[torch.arange(len(logits)), targets] - lse).mean()  # planted
+            """,
+            "has the opposite sign",
+        ),
+    ],
+    "2.2.2": [
+        (
+            "def linear_backward(x, W, g):\n    return g @ W, x.T @ g, g.sum(0)\n",
+            "not x.T @ grad_out",
+        ),
+        (
+            "def linear_backward(x, W, g):\n    return g @ W, g.T @ x, g.mean(0)\n",
+            "the sum over the batch",
+        ),
+        (
+            "def linear_backward(x, W, g):\n    return g @ W.T, g.T @ x, g.sum(0)\n",
+            "a product whose shapes do not fit",
+        ),
+    ],
+    "2.2.3": [
+        (
+            """
+            def two_layer_forward(x, W1, b1, W2, b2):
+                h = torch.relu(x @ W1 + b1)  # planted: W1 not transposed
+                return h, h @ W2 + b2
+            """,
+            "multiply the rows by its transpose",
+        ),
+        (
+            """
+            def two_layer_forward(x, W1, b1, W2, b2):
+                h = torch.relu(x @ W1.T + b1)
+                return h, torch.relu(h @ W2.T + b2)  # planted: relu on the logits
+            """,
+            "no activation after the last layer",
+        ),
+        (
+            """
+            def two_layer_forward(x, W1, b1, W2, b2):
+                h = x @ W1.T + b1  # planted: no relu
+                return h, h @ W2.T + b2
+            """,
+            "apply the ReLU to the hidden layer",
+        ),
+    ],
+    "2.3.1": [
+        ("def relu_backward(pre, g):\n    return g * (pre >= 0)\n", "mask with pre > 0"),
+        ("def relu_backward(pre, g):\n    return (pre > 0).float()\n", "multiply the mask"),
+        ("def relu_backward(pre, g):\n    return torch.relu(g)\n", "the mask comes from the"),
+    ],
+    "2.3.2": [
+        (
+            _changed(
+                "2.3.2",
+                "W1 - lr * dW1, b1 - lr * db1, W2 - lr * dW2, b2 - lr * db2",
+                "W1 + lr * dW1, b1 + lr * db1, W2 + lr * dW2, b2 + lr * db2",
+            ),
+            "moved uphill",
+        ),
+        (
+            _changed("2.3.2", "d_pred = 2 / n * (pred - y)", "d_pred = 2 * (pred - y)"),
+            "keep the 1/N",
+        ),
+        (
+            _changed("2.3.2", "d_pred = 2 / n * (pred - y)", "d_pred = (pred - y) / n"),
+            "is 2 (pred - y)",
+        ),
+        (_changed("2.3.2", "(d_pred @ W2) * (pre > 0)", "d_pred @ W2"), "must pass relu's mask"),
+    ],
+    "2.4.1": [
+        (
+            "def dead_fraction(pre):\n    return (pre <= 0).float().mean()\n",
+            "count units (columns)",
+        ),
+        (
+            "def dead_fraction(pre):\n    return (pre <= 0).any(dim=0).float().mean()\n",
+            "not .any(dim=0)",
+        ),
+        (
+            "def dead_fraction(pre):\n    return (pre > 0).any(dim=0).float().mean()\n",
+            "counted the units that fire",
+        ),
+    ],
+    "2.4.2": [
+        (
+            """
+            def leaky_relu_with_grad(x, slope):
+                return torch.where(x > 0, x, slope * x), (x > 0).float()  # planted
+            """,
+            "the derivative is the slope",
+        ),
+        (
+            """
+            def leaky_relu_with_grad(x, slope):
+                return torch.where(x > 0, slope * x, x), torch.where(x > 0, slope, 1.0)
+            """,
+            "the slope applies where x <= 0",
+        ),
+    ],
+    "2.5.1": [
+        (
+            _changed("2.5.1", "len(series) - window", "len(series) - window + 1"),
+            "the last window has no value",
+        ),
+        (
+            _changed("2.5.1", "len(series) - window", "len(series) - window - 1"),
+            "one window is missing",
+        ),
+        (
+            _changed("2.5.1", "series[i + window]", "series[i + window - 1]"),
+            "the value after the window",
+        ),
+    ],
+    "2.5.2": [
+        (
+            _changed("2.5.2", "n - n % batch_size if drop_last else n", "n"),
+            "leave out the last batch",
+        ),
+        (
+            _changed("2.5.2", "n - n % batch_size if drop_last else n", "n - n % batch_size"),
+            "keep the short last batch",
+        ),
+        (
+            _changed("2.5.2", "n - n % batch_size if drop_last", "n - batch_size if drop_last"),
+            "only a *short* last batch",
+        ),
+        (
+            """
+            def batches_in_order(X, y, order, batch_size, drop_last):
+                n = len(order)
+                stop = n - n % batch_size if drop_last else n
+                starts = range(0, stop, batch_size)  # planted: rows in stored order, not `order`
+                return [(X[s : s + batch_size], y[s : s + batch_size]) for s in starts]
+            """,
+            "take the rows in the given order",
+        ),
+    ],
+    "2.6.1": [
+        (
+            "def dropout(x, p, training, u):\n    return x * (u >= p) if training else x\n",
+            "divide the kept entries by (1 - p)",
+        ),
+        (
+            "def dropout(x, p, training, u):\n    return x * (u >= p) * (1 - p) if training else x"
+            "\n",
+            "it does not multiply",
+        ),
+        (
+            "def dropout(x, p, training, u):\n    return x * (u >= p) / (1 - p)\n",
+            "dropout does nothing",
+        ),
+        (
+            "def dropout(x, p, training, u):\n    return x * (u < p) / (1 - p) if training else x"
+            "\n",
+            "p is the probability to drop",
+        ),
+    ],
+    "2.6.2": [
+        (
+            "def sgd_step_with_decay(w, g, lr, wd):\n    return w - lr * (g - wd * w)\n",
+            "pulls w towards 0",
+        ),
+        (
+            "def sgd_step_with_decay(w, g, lr, wd):\n    return w - lr * (g + 2 * wd * w)\n",
+            "not 2 * weight_decay * w",
+        ),
+        (
+            "def sgd_step_with_decay(w, g, lr, wd):\n    return w - lr * g - wd * w\n",
+            "scaled by lr too",
+        ),
+    ],
+    "2.6.3": [
+        (_changed("2.6.3", "if bad >= patience:", "if bad > patience:"), "not one epoch later"),
+        (_changed("2.6.3", "if loss < best:", "if loss <= best:"), "a tie does not reset"),
+    ],
+    "2.7.1": [
+        (
+            """
+            def mlp_forward(x, layers):
+                for W, b in layers:
+                    x = torch.relu(x @ W.T + b)  # planted: after the last layer too
+                return x
+            """,
+            "no ReLU after the last layer",
+        ),
+        (
+            """
+            def mlp_forward(x, layers):
+                for W, b in layers:
+                    x = x @ W.T + b  # planted: no relu
+                return x
+            """,
+            "put a ReLU between the layers",
+        ),
+        (
+            """
+            def mlp_forward(x, layers):
+                for i, (W, b) in enumerate(layers):
+                    x = x @ W + b  # planted: no transpose
+                    x = torch.relu(x) if i < len(layers) - 1 else x
+                return x
+            """,
+            "multiplies W.T",
         ),
     ],
 }

@@ -14,23 +14,13 @@ from looplab.config import Config
 from looplab.data.prepared import load_prepared
 from looplab.data.split import Split
 from looplab.inspect.landscape import fixed_batch
-from looplab.lessons.catalogue import CATALOGUE, load, written
+from looplab.lessons.catalogue import CATALOGUE, load
 from looplab.lessons.lesson import DemoResult
 from looplab.lessons.lesson_1_1 import kernel_step_source
 from looplab.models.losses import TaskLoss
 from looplab.models.mlp import ModelSpec, build_model
 
 WRITTEN = [row.id for row in CATALOGUE if row.written]
-
-
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, DemoResult]]:
-    """Each written lesson's demos, run once in fast mode: lesson id -> demo name -> result."""
-    out: dict[str, dict[str, DemoResult]] = {}
-    for lesson in written():
-        folder = tmp_path_factory.mktemp(f"lesson-{lesson.id}")
-        out[lesson.id] = {d.function.__name__: d.function(True, folder) for d in lesson.demos}
-    return out
 
 
 def _numpy_line(rows: Split) -> tuple[np.ndarray, float, float]:

@@ -180,6 +180,34 @@ def test_the_kernel_calls_the_five_events_in_order_with_their_arguments() -> Non
     assert events.state is not None and history is events.state.history and len(history) == 2
 
 
+def test_an_event_calls_only_the_callbacks_that_override_it() -> None:
+    """A callback's no-op events are not called (each call costs time every batch); one that
+    sets an event on the object itself is."""
+    from looplab.loop.events import CallbackList
+
+    class EpochsOnly(Callback):
+        def on_epoch_end(self, state: LoopState, epoch: int, row: Row) -> None:
+            pass
+
+    class Spy(Callback):
+        def __getattribute__(self, name: str) -> object:
+            if name == "on_batch_end":
+                raise AssertionError("a no-op event was called")
+            return super().__getattribute__(name)
+
+    seen: list[int] = []
+    by_hand = Callback()
+    by_hand.on_batch_end = lambda state, epoch, batch, loss: seen.append(batch)  # type: ignore[method-assign]
+    epochs_only, recorder, spy = EpochsOnly(), Recorder(), Spy()
+    events = CallbackList([epochs_only, recorder, by_hand])
+    assert events.batch_end == [recorder, by_hand]
+    assert events.epoch_end == [epochs_only, recorder]
+    assert events.fit_start == events.epoch_start == events.fit_end == [recorder]
+    config = Config(epochs=2, n=50, batch_size=20).validate()  # 40 training rows: 2 batches
+    fit(build_model(ModelSpec(2, 1, (4,)), seed=0), load_prepared(config), config, [spy, by_hand])
+    assert seen == [0, 1, 0, 1]
+
+
 def test_a_callback_stops_training_cleanly() -> None:
     class StopAfterTwo(Callback):
         def on_epoch_end(self, state: LoopState, epoch: int, row: Row) -> None:

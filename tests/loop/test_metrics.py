@@ -61,3 +61,50 @@ def test_target_scale_puts_the_mae_in_the_target_units_and_leaves_loss_and_r2() 
     assert scaled.result()["mae"] == pytest.approx(mean_absolute_error(y, y_hat), rel=1e-5)
     assert scaled.result()["r2"] == pytest.approx(r2_score(y, y_hat), rel=1e-5)
     assert scaled.result()["loss"] == plain.result()["loss"]  # MSE on the standardized target
+
+
+@pytest.mark.parametrize("task", ["regression", "binary", "multiclass"])
+def test_a_resumed_epoch_adds_up_to_the_same_bits(task: str) -> None:
+    """Batches are added one after the other into float64 sums: stopping after any batch and
+    continuing from state_dict gives exactly the uninterrupted result."""
+    g = torch.Generator().manual_seed(1)
+    outputs = {"regression": 1, "binary": 1, "multiclass": 4}[task]
+    logits = torch.randn(103, outputs, generator=g) * 3
+    y = {
+        "regression": torch.randn(103, generator=g),
+        "binary": (torch.rand(103, generator=g) > 0.5).float(),
+        "multiclass": torch.randint(0, 4, (103,), generator=g),
+    }[task]
+    loss_fn = TaskLoss(task)
+    batches = [(logits[i : i + 10], y[i : i + 10]) for i in range(0, 103, 10)]
+    straight = RunningMetrics(task)
+    for z, t in batches:
+        straight.update(loss_fn(z, t), z, t)
+    for stop in range(1, len(batches)):
+        first = RunningMetrics(task)
+        for z, t in batches[:stop]:
+            first.update(loss_fn(z, t), z, t)
+        resumed = RunningMetrics(task)
+        resumed.load_state_dict(first.state_dict())
+        for z, t in batches[stop:]:
+            resumed.update(loss_fn(z, t), z, t)
+        assert resumed.result() == straight.result()
+        assert resumed.state_dict() == straight.state_dict()
+
+
+@pytest.mark.parametrize("task", ["regression", "binary", "multiclass"])
+def test_sums_kept_on_a_device_equal_the_cpu_sums(task: str) -> None:
+    """Off the CPU the sums stay a device tensor (no wait per batch); same numbers."""
+    g = torch.Generator().manual_seed(2)
+    logits = torch.randn(50, 3 if task == "multiclass" else 1, generator=g)
+    y = torch.randint(0, 3, (50,), generator=g) if task == "multiclass" else torch.randn(50)
+    if task == "binary":
+        y = (y > 0).float()
+    loss_fn, cpu, device = TaskLoss(task), RunningMetrics(task), RunningMetrics(task)
+    device.on_cpu, device.device_sums = False, torch.zeros(len(device.names), dtype=torch.float64)
+    for i in range(0, 50, 16):
+        z, t = logits[i : i + 16], y[i : i + 16]
+        cpu.update(loss_fn(z, t), z, t)
+        device.update(loss_fn(z, t), z, t)
+    for key, value in cpu.result().items():
+        assert device.result()[key] == pytest.approx(value, rel=1e-12), key

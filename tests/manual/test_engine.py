@@ -110,11 +110,14 @@ def test_unsupported_models_get_a_one_line_message(spec: ModelSpec, message: str
     assert "\n" not in str(info.value) and "--engine autograd" in str(info.value)
 
 
-def test_cli_refuses_dropout_with_the_manual_engine(capsys: pytest.CaptureFixture[str]) -> None:
-    code = run(["train", "--engine", "manual", "--dropout", "0.3", "--epochs", "1", "--n", "60"])
-    assert code == 2
+def test_cli_refuses_dropout_with_the_manual_engine_before_writing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["train", "--engine", "manual", "--dropout", "0.3", "--epochs", "1", "--n", "60"]
+    assert run([*args, "--out", str(tmp_path / "runs")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: the manual engine has no dropout") and "\n" not in err
+    assert not (tmp_path / "runs").exists()  # found before a run directory, not a failed one
 
 
 def test_manual_engine_with_a_torch_optimizer_on_in_memory_float64_data() -> None:

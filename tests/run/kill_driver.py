@@ -43,7 +43,7 @@ R = TypeVar("R")
 ARGS = [
     "train", "--dataset", "moons", "--n", "300", "--epochs", "20", "--batch-size", "16",
     "--dropout", "0.2", "--checkpoint-steps", "7", "--checkpoint-every", "1",
-    "--keep-checkpoints", "2", "--device", "cpu",
+    "--keep-checkpoints", "2", "--device", "cpu", "--monitor",
 ]  # fmt: skip
 
 

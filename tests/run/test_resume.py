@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from torch.utils.data import TensorDataset
@@ -24,6 +25,7 @@ from looplab.run.build import model_spec
 from looplab.run.fit import fit
 from looplab.watch.checkpoint import CHECKPOINT_DIR, list_checkpoints, read_checkpoint
 from looplab.watch.checkpointer import Checkpointer
+from looplab.watch.monitors import ACTIVATIONS_FILE, load_samples
 
 DRIVER = Path(__file__).with_name("kill_driver.py")
 
@@ -69,11 +71,18 @@ def test_resume_from_every_checkpoint_is_bitwise_exact(tmp_path: Path) -> None:
     "fields",
     [
         {"engine": "manual", "impl": "scratch", "optimizer": "momentum", "schedule": "cosine"},
+        {"engine": "manual", "optimizer": "adam", "schedule": "one_cycle"},  # fused rule
         {"impl": "scratch", "optimizer": "adamw", "schedule": "warmup_cosine", "warmup": 1},
         {"optimizer": "rmsprop", "schedule": "plateau", "norm": "batch"},
         {"optimizer": "nesterov", "schedule": "one_cycle", "dropout": 0.3},
     ],
-    ids=["manual-engine", "scratch-adamw-warmup", "rmsprop-plateau-batchnorm", "one-cycle"],
+    ids=[
+        "manual-engine",
+        "manual-fused-adam",
+        "scratch-adamw-warmup",
+        "rmsprop-plateau-batchnorm",
+        "one-cycle",
+    ],
 )
 def test_exact_resume_with_every_engine_optimizer_and_schedule(
     tmp_path: Path, fields: dict[str, Any]
@@ -205,7 +214,8 @@ def test_resume_of_a_missing_run_is_a_one_line_error(
 def test_sigkill_at_any_moment_then_resume_is_bitwise_exact(tmp_path: Path) -> None:
     """14 kills (8 chosen moments: mid-step, mid-checkpoint-write, before the rename, during
     rotation, during validation, during the report; 6 at random times), each followed by
-    `looplab train --resume`, end with the same weights and history as an unkilled run."""
+    `looplab train --resume`, end with the same weights and history as an unkilled run, the
+    --monitor columns and activation samples included."""
     out = subprocess.run(
         [sys.executable, str(DRIVER), "kill", str(tmp_path), "1"],
         capture_output=True, text=True, timeout=300,
@@ -229,3 +239,10 @@ def test_sigkill_at_any_moment_then_resume_is_bitwise_exact(tmp_path: Path) -> N
     )
     assert json.loads((run_dir / "status.json").read_text())["status"] == "complete"
     assert not list((run_dir / CHECKPOINT_DIR).glob(".*.tmp"))
+    ref_samples = load_samples(ref_dir / ACTIVATIONS_FILE)
+    got_samples = load_samples(run_dir / ACTIVATIONS_FILE)
+    assert ref_samples.keys() == got_samples.keys() and len(ref_samples) == 3  # epochs 1, 10, 20
+    for epoch, layers in ref_samples.items():
+        assert layers.keys() == got_samples[epoch].keys()
+        for layer, values in layers.items():
+            np.testing.assert_array_equal(got_samples[epoch][layer], values)

@@ -21,6 +21,7 @@ from looplab.run.build import model_spec
 from looplab.run.fit import fit
 from looplab.run.rollback import MAX_ROLLBACKS, fit_with_rollback
 from looplab.watch.checkpointer import Checkpointer
+from looplab.watch.diagnoses import Diagnoses
 from looplab.watch.guard import Diverged, DivergenceGuard
 
 
@@ -64,25 +65,52 @@ def test_nonfinite_gradient_stops_naming_the_step_and_the_first_layer() -> None:
     )
 
 
-def test_nonfinite_loss_stops_the_run() -> None:
-    config, data, model = setup(dataset="linear", model="linear", optimizer="sgd", lr=1e4, epochs=5)
-    with pytest.raises(Diverged, match=r"training diverged at step \d+ .*: the loss is (inf|nan)"):
+def test_a_loss_that_overflows_at_once_stops_the_run() -> None:
+    config, data, model = setup(
+        dataset="linear", model="linear", optimizer="sgd", lr=1e12, epochs=5
+    )
+    with pytest.raises(Diverged, match=r"training diverged at step 3 .*: the loss is inf"):
+        fit(model, data, config, [DivergenceGuard()])
+
+
+def test_a_runaway_finite_loss_stops_the_run_with_the_diagnosis_why() -> None:
+    # SGD on least squares at lr 3: each step overshoots further and the loss grows about 10x a
+    # step (it would overflow within 30 steps). The guard stops it once the median of 3 steps
+    # is over 100x the first step's loss, while everything is still finite.
+    config, data, model = setup(dataset="linear", model="linear", optimizer="sgd", lr=3.0, epochs=5)
+    with pytest.raises(Diverged) as info:
+        fit(model, data, config, [Diagnoses(), DivergenceGuard()])
+    message = str(info.value)
+    assert message.startswith(f"training diverged at step {info.value.step} (epoch 1, batch ")
+    assert "the training loss grew to" in message and "x its start" in message
+    assert "why: the steps overshoot" in message and "lr 3 is too large here" in message
+    assert "try a lower learning rate (--lr 0.3)" in message
+    assert message.endswith("; or use --on-nan rollback")
+    assert info.value.layer is None and info.value.lr == 3.0
+    assert all(torch.isfinite(p).all() for p in model.parameters())  # stopped before overflow
+
+
+def test_without_the_diagnoses_the_guard_still_stops_a_runaway_loss() -> None:
+    config, data, model = setup(dataset="linear", model="linear", optimizer="sgd", lr=3.0, epochs=5)
+    with pytest.raises(Diverged, match=r": the training loss grew to .*; lower --lr, or use --on"):
         fit(model, data, config, [DivergenceGuard()])
 
 
 def test_rollback_halves_the_lr_and_continues(tmp_path: Path) -> None:
     # SGD on least squares diverges above lr ~ 1 here: 3 overflows within 30 steps, 1.5 grows
-    # slowly. The only checkpoint is the initial one, written because of on_nan="rollback".
+    # more slowly but also runs away, 0.75 converges. The only checkpoint is the initial one,
+    # written because of on_nan="rollback".
     config, data, model = setup(
         dataset="linear", model="linear", optimizer="sgd", lr=3.0, epochs=8, on_nan="rollback"
     )
     saver = Checkpointer(tmp_path, initial=True)
     history = fit_rolling_back(model, data, config, [DivergenceGuard(), saver], tmp_path)
     rollbacks = [m for m in history.messages if m.startswith("rollback")]
-    assert len(rollbacks) == 1
-    assert "halved the learning rate to 1.5" in rollbacks[0]
-    assert len(history) == 8 and history.last["lr"] == 1.5
-    assert history[0]["lr"] == 1.5  # the run restarted from step 0 with the halved lr
+    assert len(rollbacks) == 2  # each rollback is its own note, though both restored step 0
+    assert "1/3" in rollbacks[0] and "halved the learning rate to 1.5" in rollbacks[0]
+    assert "2/3" in rollbacks[1] and "halved the learning rate to 0.75" in rollbacks[1]
+    assert len(history) == 8 and history.last["lr"] == 0.75
+    assert history[0]["lr"] == 0.75  # the run restarted from step 0 with the halved lr
     assert all(torch.isfinite(p).all() for p in model.parameters())
 
 
@@ -111,6 +139,25 @@ def test_cli_rollback_reports_each_and_a_failed_run_says_so(
     assert "gave up after 3 rollbacks, at lr 5e+04, 2.5e+04, 1.25e+04" in err
     status = json.loads((tmp_path / "rb" / "status.json").read_text())
     assert status["status"] == "failed" and "gave up" in status["message"]
+
+
+def test_cli_sgd_at_lr_50_stops_with_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 9 §5: a finite loss that runs away (to 1e9 here, 1e27 in the report) used to end
+    "complete" with exit 0 and no word without --monitor."""
+    args = ["train", "--optimizer", "sgd", "--lr", "50", "--n", "300", "--epochs", "30",
+            "--device", "cpu", "--out", str(tmp_path), "--name", "lr50"]  # fmt: skip
+    assert run(args) == 2
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if "error" in line.lower()]
+    assert errors == [err.splitlines()[-1]]  # one line, the last
+    assert errors[0].startswith("error: training diverged at step 4 (epoch 1, batch 4): the ")
+    assert "training loss grew to" in errors[0] and "lr 50 is too large" in errors[0]
+    assert "try a lower learning rate (--lr 5)" in errors[0]
+    assert "Traceback" not in err
+    status = json.loads((tmp_path / "lr50" / "status.json").read_text())
+    assert status["status"] == "failed" and "training loss grew to" in status["message"]
 
 
 class PoisonOnce(Callback):

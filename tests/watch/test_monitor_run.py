@@ -62,12 +62,14 @@ def test_a_diagnosis_is_printed_once_saved_in_messages_txt_and_shown_in_the_repo
     ]
     assert run(args) == 0
     err = capsys.readouterr().err
-    assert err.count("plateau: the training loss has not improved for 20 epochs") == 1
+    said = "plateau: the training loss improved by under 0.01% in 20 epochs"
+    assert err.count(said) == 1
     run_dir = _only_run(tmp_path)
     saved = (run_dir / "messages.txt").read_text().splitlines()
     assert len([m for m in saved if m.startswith("plateau: ")]) == 1
     report = (run_dir / "report.html").read_text()
-    assert "<td>plateau</td><td>the training loss has not improved for 20 epochs" in report
+    assert "<td>plateau</td><td>the training loss improved by under 0.01% in 20 epochs" in report
+    assert report.count("the weights moved only under 0.01% of their norm") == 1
     assert "Gradient flow" not in report  # no --monitor: no monitor figures
 
 

@@ -9,7 +9,7 @@ import typer
 
 from looplab.cli import app
 from looplab.cli.options import config_options
-from looplab.cli.output import console, err_console, fmt
+from looplab.cli.output import console, err_console, exit_if_signalled, fmt
 
 
 @app.command()
@@ -25,6 +25,7 @@ def compare(
     """Train the same model from the same weights with each batch size; plot loss per epoch and
     per update, tabulate updates, time, final loss and noise. Defaults: SGD, lr 0.05, 20 epochs,
     a linear model on the linear dataset. Writes compare.png and CSVs under --out."""
+    import contextlib
     import time
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -32,50 +33,82 @@ def compare(
 
     from looplab.cli.options import load_config
     from looplab.config import load_toml
+    from looplab.data.split import Split
     from looplab.errors import ConfigError
     from looplab.experiments.compare import (
         COMPARE_DEFAULTS,
+        Comparison,
         RunCurves,
+        check_seeds,
         compare_batch_sizes,
         compare_data,
         parse_batch_sizes,
     )
     from looplab.plots.compare import compare_figure
     from looplab.plots.style import save
-    from looplab.run.directory import create_run_dir
+    from looplab.run.directory import create_run_dir, status_of, write_status
+    from looplab.watch.interrupt import Interrupted, SignalCatcher, StopOnSignal
 
-    flags = dict(overrides or {})
-    if "batch_size" in flags:
-        raise ConfigError("compare trains every size of --batch-sizes; drop --batch-size")
-    sizes = parse_batch_sizes(batch_sizes)
-    in_file = load_toml(config_file) if config_file is not None else {}
-    defaults = {k: v for k, v in COMPARE_DEFAULTS.items() if k not in in_file}
-    config = load_config(config_file, **{**defaults, **flags})
-    if seeds < 1:
-        raise ConfigError(f"seeds must be a positive whole number, got {seeds}")
-    data = compare_data(config, sizes)  # bad sizes fail here, before any run
+    with SignalCatcher(immediate=True) as signals:  # until the checks pass: leave at once
+        flags = dict(overrides or {})
+        if "batch_size" in flags:
+            raise ConfigError("compare trains every size of --batch-sizes; drop --batch-size")
+        sizes = parse_batch_sizes(batch_sizes)
+        in_file = load_toml(config_file) if config_file is not None else {}
+        defaults = {k: v for k, v in COMPARE_DEFAULTS.items() if k not in in_file}
+        config = load_config(config_file, **{**defaults, **flags})
+        check_seeds(config, seeds)
+        data = compare_data(config, sizes)  # bad sizes fail here, before any run
+        signals.raise_if_caught()  # in case a raise from the handler was lost
+        signals.immediate = False  # from here on, finished work is kept
+        # ---- every check has passed: the output directory, then the runs ----
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        out = create_run_dir(config.out, config.name, config, f"compare-{stamp}")
+        config.save(out / "config.toml")
+        done = Comparison(config, sizes, [], [], 0)
+        total = len(sizes) * seeds
+        try:
+            with contextlib.ExitStack() as stack:
+                stack.enter_context(status_of(out, kind="compare"))  # interrupted, if it is
+                progress = stack.enter_context(
+                    Progress(
+                        TextColumn("[bold]runs"),
+                        BarColumn(),
+                        MofNCompleteColumn(),
+                        TextColumn("{task.fields[last]}"),
+                        console=err_console,
+                    )
+                )
+                task = progress.add_task("runs", total=total, last="")
 
-    with Progress(
-        TextColumn("[bold]runs"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[last]}"),
-        console=err_console,
-    ) as progress:
-        task = progress.add_task("runs", total=len(sizes) * seeds, last="")
+                def keep(run: RunCurves) -> None:  # every finished run is on disk at once
+                    done.runs.append(run)
+                    done.train_rows = len(data.train) if isinstance(data.train, Split) else 0
+                    done.finished().write_csv(out)
+                    last = f"{run.label}, seed {run.seed}: final loss {fmt(run.final_loss)}"
+                    progress.update(task, advance=1, last=last)
 
-        def advance(run: RunCurves) -> None:
-            done = f"{run.label}, seed {run.seed}: final loss {fmt(run.final_loss)}"
-            progress.update(task, advance=1, last=done)
-
-        result = compare_batch_sizes(config, sizes, seeds, on_run=advance, data=data)
-
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    out = create_run_dir(config.out, config.name, config, f"compare-{stamp}")
-    config.save(out / "config.toml")
-    curves_csv, summary_csv = result.write_csv(out)
-    png = out / "compare.png"
-    save(compare_figure(result), str(png))
+                stop = StopOnSignal(signals)
+                result = compare_batch_sizes(
+                    config, sizes, seeds, on_run=keep, data=data, callbacks=[stop]
+                )
+                png = out / "compare.png"
+                save(compare_figure(result), str(png))
+                write_status(out, "complete", kind="compare")
+        except Interrupted as exc:
+            kept = done.finished()
+            if kept.runs:
+                save(compare_figure(kept), str(out / "compare.png"))
+            missing = total - len(kept.runs)
+            err_console.print(
+                f"interrupted ({exc}): {len(kept.runs)} of {total} runs finished and are kept in "
+                f"{out} (curves.csv, summary.csv{', compare.png' if kept.runs else ''}); "
+                f"{missing} not run: run the command again for all of them",
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(exc.exit_code) from None
+    curves_csv, summary_csv = out / "curves.csv", out / "summary.csv"
 
     table = Table(
         title=f"{config.optimizer} on {config.dataset}, lr {config.lr:g}, {config.epochs} epochs, "
@@ -88,17 +121,31 @@ def compare(
         if seeds > 1:
             final += f" ± {float(row['final_loss_std']):.2g}"
         noise = float(row["noise"])
+        diverged = any(r.diverged_at for r in result.of(_size(row["batch_size"])))
         table.add_row(
             str(row["batch_size"]),
             str(int(float(row["updates_per_epoch"]))),
             f"{float(row['seconds']):.3f}",
-            final,
-            fmt(noise) if noise == noise else "- (1 update)",
+            "diverged" if diverged else final,
+            "-" if diverged else (fmt(noise) if noise == noise else "- (1 update)"),
         )
     console.print(table)
     console.print(
         "time: wall time of training; final loss: whole training split after the last epoch "
         "(mean ± std over seeds); noise: std of the per-update losses in the last epoch"
     )
+    for run in result.runs:
+        if run.diverged_at is not None:
+            err_console.print(
+                f"[yellow]note:[/] {run.label}, seed {run.seed} diverged: the loss was not finite "
+                f"from update {run.diverged_at}; lower --lr, or leave that batch size out "
+                "(the other runs are unaffected)",
+                soft_wrap=True,
+            )
     console.print(f"plot: [bold]{png}[/]")
     console.print(f"data: [bold]{curves_csv}[/], [bold]{summary_csv}[/]")
+    exit_if_signalled(signals, "comparison")
+
+
+def _size(text: object) -> int | str:
+    return "full" if text == "full" else int(str(text))

@@ -30,11 +30,15 @@ def gradcheck(
     `looplab gradcheck --hidden 8 --activation tanh --loss ce`. Exit 1 when a check fails."""
     from rich.table import Table
 
-    from looplab.config import coerce
+    from looplab.config import SEED_MAX, coerce
     from looplab.errors import ConfigError
     from looplab.inspect.gradcheck import check_manual_mlp
 
     widths = tuple(coerce("hidden", hidden))
+    if any(w < 1 for w in widths):
+        raise ConfigError(f"hidden widths must be positive whole numbers, got {hidden!r}")
+    if not 0 <= seed <= SEED_MAX:
+        raise ConfigError(f"--seed must be a whole number from 0 to {SEED_MAX}, got {seed}")
     for name, value in (("inputs", inputs), ("classes", classes), ("batch", batch)):
         if value < 1 or (name == "classes" and value < 2):
             least = 2 if name == "classes" else 1

@@ -9,29 +9,30 @@ import typer
 from rich.table import Table
 
 from looplab.cli import app
+from looplab.cli.collector import collector_paused
 from looplab.cli.output import console
 
 
 @app.command()
 def datasets() -> None:
     """List the built-in datasets: name, task, rows, features."""
-    from looplab.data.registry import DATASETS, load_dataset
+    from looplab.data.registry import DATASETS
 
     table = Table(title="built-in datasets (and csv:PATH --target COLUMN for your own)")
     for column in ("name", "task", "rows", "features", "classes", "description"):
         table.add_column(
             column, justify="right" if column in ("rows", "features", "classes") else "left"
         )
-    for name, info in DATASETS.items():
-        data = load_dataset(name)
-        classes = str(len(data.class_names)) if data.class_names else "-"
+    for name, info in DATASETS.items():  # shapes from the table: nothing is loaded
+        classes = str(info.classes) if info.classes else "-"
         table.add_row(
-            name, info.task, str(data.n_rows), str(data.n_features), classes, info.description
+            name, info.task, str(info.rows), str(info.features), classes, info.description
         )
     console.print(table)
 
 
 @app.command()
+@collector_paused
 def summary(
     run: Annotated[
         Path | None, typer.Argument(help="a saved run directory (instead of a spec)")
@@ -48,7 +49,8 @@ def summary(
     from looplab.config import ACTIVATIONS, coerce
     from looplab.errors import ConfigError, one_of
     from looplab.inspect.summary import HEADER, format_bytes, summarize, table_rows
-    from looplab.models.mlp import ModelSpec, build_model
+    from looplab.models.mlp import ModelSpec, build_model, parameter_count
+    from looplab.resources import check_memory
     from looplab.run.saved import load_run
 
     if run is not None:
@@ -69,10 +71,23 @@ def summary(
             if value < 1:
                 raise ConfigError(f"{name} must be a positive whole number, got {value}")
         widths = tuple(coerce("hidden", hidden)) if hidden else ()
+        if any(w < 1 for w in widths):
+            raise ConfigError(f"hidden widths must be positive whole numbers, got {hidden!r}")
         spec = ModelSpec(in_features, out_features, widths, activation)
+        check_memory(
+            f"a model of {parameter_count(spec):,} parameters",
+            parameter_count(spec) * 8,
+            "use smaller --hidden, --in or --out",
+        )
         model = build_model(spec, seed=0)
     if batch_size < 1:
         raise ConfigError(f"--batch-size must be a positive whole number, got {batch_size}")
+    units = spec.in_features + sum(spec.hidden) * 3 + spec.out_features  # every layer's output
+    check_memory(
+        f"a forward pass of {batch_size:,} rows",
+        batch_size * units * 8,
+        "use a smaller --batch-size",
+    )
     s = summarize(model, spec.in_features, batch_size)
     table = Table(title=f"layers for a batch of {batch_size} (the batch is the first dimension)")
     for column in HEADER:

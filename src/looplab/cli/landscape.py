@@ -56,10 +56,37 @@ class LazyProgress:
                 self.progress.stop()
 
 
+MAX_RESOLUTION = 501  # grid points per axis: 251,001 loss evaluations, minutes on a laptop
+
+
 def _parse_batch_sizes(text: str) -> list[int | str]:
     from looplab.config import coerce
+    from looplab.errors import ConfigError
 
-    return [coerce("batch_size", part) for part in text.split(",") if part.strip()]
+    sizes: list[int | str] = [coerce("batch_size", p) for p in text.split(",") if p.strip()]
+    if not sizes or any(s != "full" and int(s) < 1 for s in sizes):
+        raise ConfigError(
+            f"--batch-sizes must be positive whole numbers or 'full', got {text!r}; e.g. full,8,1"
+        )
+    return sizes
+
+
+def _check_options(resolution: int, span: float, seed: int, rows: int, out: Path | None) -> None:
+    import math
+
+    from looplab.config import SEED_MAX
+    from looplab.errors import ConfigError
+
+    if not 3 <= resolution <= MAX_RESOLUTION:
+        raise ConfigError(f"--resolution must be from 3 to {MAX_RESOLUTION}, got {resolution}")
+    if not (math.isfinite(span) and 0 < span <= 1e6):
+        raise ConfigError(f"--span must be a positive number (1 is the weights' scale), got {span}")
+    if not 0 <= seed <= SEED_MAX:
+        raise ConfigError(f"--seed must be a whole number from 0 to {SEED_MAX}, got {seed}")
+    if rows < 1:
+        raise ConfigError(f"--rows must be a positive whole number, got {rows}")
+    if out is not None and out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {str(out)!r} is a file; give a directory for the PNGs")
 
 
 @app.command()
@@ -93,6 +120,7 @@ def landscape(
     """Draw loss landscapes: a run's 1-D line and 2-D slice, or (--linear) the (w, b) bowl."""
     from looplab.errors import ConfigError
 
+    _check_options(resolution, span, seed, rows, out)
     if linear:
         _linear(batch_sizes, lr, epochs, dataset, seed, out)
         return
@@ -142,7 +170,7 @@ def _network(
 ) -> None:
     from looplab.data.prepared import load_prepared
     from looplab.errors import RunError
-    from looplab.inspect.landscape import fixed_batch, network_landscape
+    from looplab.inspect.landscape import NetworkLandscape, fixed_batch, network_landscape
     from looplab.plots.landscape import (
         RUN_FIGURES,
         interpolation_plot,
@@ -152,6 +180,7 @@ def _network(
     from looplab.plots.style import save
     from looplab.report.landscape_section import add_landscape_section
     from looplab.run.saved import load_run
+    from looplab.watch.interrupt import Interrupted, SignalCatcher
     from looplab.watch.path import PATH_FILE, TrainingPath
 
     saved = load_run(run)
@@ -160,46 +189,58 @@ def _network(
     data = load_prepared(saved.config)
     X, y = fixed_batch(data, rows)
     path = TrainingPath.load(saved.path / PATH_FILE) if (saved.path / PATH_FILE).exists() else None
-    land = network_landscape(
-        saved.model,
-        X,
-        y,
-        saved.task,
-        path,
-        resolution=resolution,
-        span=span,
-        seed=seed,
-        include_bias_norm=include_bias_norm,
-        on_progress=LazyProgress("evaluating the grid"),
-    )
     target = out or saved.path
     target.mkdir(parents=True, exist_ok=True)
     c = saved.config
     what = f"{data.name} {'-'.join(map(str, c.hidden)) or 'linear'} {c.activation}, {c.optimizer}"
-    written = []
+    written: list[Path] = []
     line_file, contour_file, surface_file, path_file = (target / n for n in RUN_FIGURES)
-    if land.line is not None and land.alphas is not None:
-        save(
-            interpolation_plot(
-                land.alphas.numpy(),
-                land.line.numpy(),
-                f"{what}: loss from initial to final weights ({len(X)} rows)",
-            ),
-            str(line_file),
-        )
-        written.append(line_file)
-    else:
+
+    def draw(part: str, land: NetworkLandscape) -> None:  # each figure as soon as it is known
+        if part == "slice":
+            title = f"{what}: 2-D slice, filter-normalized directions"
+            for file, plot in ((contour_file, slice_contour), (surface_file, slice_surface)):
+                save(plot(land.slice, title), str(file))
+                written.append(file)
+        elif part == "line" and land.line is not None and land.alphas is not None:
+            title = f"{what}: loss from initial to final weights ({len(X)} rows)"
+            save(interpolation_plot(land.alphas.numpy(), land.line.numpy(), title), str(line_file))
+            written.append(line_file)
+        elif part == "plane" and land.plane is not None:
+            title = f"{what}: the plane of the training path (PCA)"
+            save(slice_contour(land.plane, title), str(path_file))
+            written.append(path_file)
+
+    lazy = LazyProgress("evaluating the grid")
+    with SignalCatcher() as signals:
+
+        def progress(done: int, total: int) -> None:  # a grid row at a time: stops promptly
+            if signals.signum is not None:
+                raise Interrupted(signals.signum)
+            lazy(done, total)
+
+        try:
+            land = network_landscape(
+                saved.model, X, y, saved.task, path, resolution=resolution, span=span,
+                seed=seed, include_bias_norm=include_bias_norm, on_progress=progress,
+                on_part=draw,
+            )  # fmt: skip
+        except Interrupted as exc:
+            if lazy.progress is not None:
+                lazy.progress.stop()
+            kept = ", ".join(f.name for f in written) or "nothing yet"
+            err_console.print(
+                f"interrupted ({exc}): finished figures are kept in {target} ({kept}); "
+                "run the command again for the rest",
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(exc.exit_code) from None
+    if land.line is None:
         err_console.print(
             f"[yellow]note:[/] {run} has no {PATH_FILE} (initial weights and path); "
             "retrain it to get the 1-D line and the projected path"
         )
-    for file, plot in ((contour_file, slice_contour), (surface_file, slice_surface)):
-        save(plot(land.slice, f"{what}: 2-D slice, filter-normalized directions"), str(file))
-        written.append(file)
-    if land.plane is not None:
-        title = f"{what}: the plane of the training path (PCA)"
-        save(slice_contour(land.plane, title), str(path_file))
-        written.append(path_file)
     s = land.slice
     console.print(
         f"loss at the trained weights: {s.center_loss:.4g} "

@@ -116,6 +116,6 @@ def config_options(
 def load_config(file: Path | None = None, **flags: object) -> Config:
     """Defaults, then the TOML ``file``, then the flags; every field and the dataset checked
     before the command does anything."""
-    from looplab.run.build import checked
+    from looplab.run.checks import checked
 
     return checked(make_config(file, **flags))

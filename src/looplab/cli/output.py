@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import math
+import signal
 from typing import TYPE_CHECKING
 
+import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
     from looplab.inspect.coefficients import LinearCoefficients
+    from looplab.watch.interrupt import SignalCatcher
 
 MAX_COEFFICIENTS = 24  # rows of weights the terminal shows; the report shows them all
 
@@ -56,3 +59,12 @@ def coefficients_table(coef: LinearCoefficients) -> Table:
     for output, term, learned, raw in entries[:MAX_COEFFICIENTS]:
         table.add_row(*([Text(output)] if several else []), Text(term), fmt(learned), fmt(raw))
     return table
+
+
+def exit_if_signalled(signals: SignalCatcher, what: str) -> None:
+    """A signal that came while finished work was being written: the work is complete and
+    kept; say so, and leave with 130 / 143 as the signal asks."""
+    if signals.signum is not None:
+        name = signal.Signals(signals.signum).name
+        err_console.print(f"interrupted ({name}) after the {what} had finished: it is complete")
+        raise typer.Exit(128 + signals.signum)

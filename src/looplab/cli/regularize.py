@@ -1,12 +1,25 @@
-"""``looplab regularize``: the overfitting demo, one run per remedy, and the gap table."""
+"""``looplab regularize``: the overfitting demo, one run per remedy, and the gap table.
+
+Writes ``<out>/regularize-<time>/`` (``--out`` and ``--name`` choose it): ``results.csv`` and
+``results.md``, rewritten as each remedy finishes (an interrupted demo keeps the remedies it
+finished), then ``gap.png``.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
 
 from looplab.cli import app
 from looplab.cli.options import config_options
-from looplab.cli.output import console, err_console, fmt
+from looplab.cli.output import console, err_console, exit_if_signalled, fmt
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from looplab.experiments.regularization import RemedyResult
 
 
 @app.command()
@@ -15,49 +28,97 @@ def regularize(config_file: Path | None = None, overrides: dict[str, object] | N
     """Train a large MLP on a few noisy moons without and with each remedy (weight decay,
     dropout, early stopping, batch/layer norm, residual) and show the train/validation gap.
     Writes gap.png, results.csv and results.md into <out>/regularize-<time>/ (--out, --name)."""
-    import csv
+    import contextlib
     import time
 
     from rich.progress import Progress
-    from rich.table import Table
 
-    from looplab.config import load_toml
-    from looplab.experiments.regularization import (
-        COLUMNS,
-        REMEDIES,
-        compare_remedies,
-        overfit_config,
-        table_rows,
-    )
-    from looplab.experiments.sweep import markdown
+    from looplab.config import check_name, load_toml
+    from looplab.experiments.regularization import overfit_config, remedy_configs, run_remedy
     from looplab.plots.regularization import gap_bars
     from looplab.plots.style import save
-    from looplab.run.directory import create_run_dir
+    from looplab.run.checks import checked
+    from looplab.run.directory import create_run_dir, status_of, write_status
+    from looplab.watch.interrupt import Interrupted, SignalCatcher, StopOnSignal
 
-    changes = {**(load_toml(config_file) if config_file else {}), **(overrides or {})}
-    name = changes.pop("name", None)
-    base = overfit_config().replace(**changes).validate()
-    out = create_run_dir(base.out, name, base, f"regularize-{time.strftime('%Y%m%d-%H%M%S')}")
-    with Progress(console=err_console, transient=True) as progress:
-        task = progress.add_task("remedies", total=len(REMEDIES))
-        results = compare_remedies(base, on_result=lambda r: progress.advance(task))
-    widths = "-".join(str(w) for w in base.hidden)
-    title = (
-        f"{base.dataset} (n {base.n}, noise {base.noise}): MLP {widths}, {base.optimizer} "
-        f"lr {base.lr:g}, batch {base.batch_size}, {base.epochs} epochs"
-    )
-    rows = table_rows(results)
-    shown = [[str(c) if isinstance(c, str | int) else fmt(c) for c in row] for row in rows]
-    files = {name: out / name for name in ("gap.png", "results.csv", "results.md")}
-    with files["results.csv"].open("w", newline="") as f:
-        csv.writer(f).writerows([COLUMNS, *rows])
-    files["results.md"].write_text(f"# {title}\n\n" + markdown(COLUMNS, shown))
-    save(gap_bars(results, f"Train and validation loss per remedy — {title}"),
-         str(files["gap.png"]))  # fmt: skip
+    with SignalCatcher(immediate=True) as signals:  # until the checks pass: leave at once
+        changes = {**(load_toml(config_file) if config_file else {}), **(overrides or {})}
+        name = changes.pop("name", None)
+        if name is not None:
+            check_name(str(name))
+        base = checked(overfit_config().replace(**changes))
+        configs = remedy_configs(base)  # every remedy checked with the data before any runs
+        signals.raise_if_caught()  # in case a raise from the handler was lost
+        signals.immediate = False  # from here on, finished work is kept
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        given = None if name is None else str(name)
+        out = create_run_dir(base.out, given, base, f"regularize-{stamp}")
+        widths = "-".join(str(w) for w in base.hidden)
+        title = (
+            f"{base.dataset} (n {base.n}, noise {base.noise}): MLP {widths}, {base.optimizer} "
+            f"lr {base.lr:g}, batch {base.batch_size}, {base.epochs} epochs"
+        )
+        results: list[RemedyResult] = []
+        try:
+            with contextlib.ExitStack() as stack:
+                stack.enter_context(status_of(out, kind="regularize"))
+                progress = stack.enter_context(Progress(console=err_console, transient=True))
+                task = progress.add_task("remedies", total=len(configs))
+                stop = StopOnSignal(signals)
+                for remedy, config in configs.items():
+                    results.append(run_remedy(remedy, config, [stop]))
+                    _write_results(out, title, results)  # on disk as soon as it is done
+                    progress.advance(task)
+                save(gap_bars(results, f"Train and validation loss per remedy — {title}"),
+                     str(out / "gap.png"))  # fmt: skip
+                write_status(out, "complete", kind="regularize")
+        except Interrupted as exc:
+            if results:
+                console.print(_table(title, results))
+            err_console.print(
+                f"interrupted ({exc}): {len(results)} of {len(configs)} remedies finished and "
+                f"are kept in {out / 'results.csv'}; run the command again for all of them",
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(exc.exit_code) from None
+    console.print(_table(title, results))
+    console.print(f"saved in [bold]{out}[/] (gap.png, results.csv, results.md)")
+    exit_if_signalled(signals, "demo")
+
+
+def _shown(results: list[RemedyResult]) -> list[list[str]]:
+    from looplab.experiments.regularization import table_rows
+
+    return [[str(c) if isinstance(c, str | int) else fmt(c) for c in row]
+            for row in table_rows(results)]  # fmt: skip
+
+
+def _table(title: str, results: list[RemedyResult]) -> Table:
+    from rich.table import Table
+
+    from looplab.experiments.regularization import COLUMNS
+
     table = Table(title=title)
     for column in COLUMNS:
         table.add_column(column, justify="left" if column == "remedy" else "right")
-    for row in shown:
+    for row in _shown(results):
         table.add_row(*row)
-    console.print(table)
-    console.print(f"saved in [bold]{out}[/] ({', '.join(files)})")
+    return table
+
+
+def _write_results(out: Path, title: str, results: list[RemedyResult]) -> None:
+    """``results.csv`` (numbers unrounded) and ``results.md`` of the remedies done so far."""
+    import csv
+    import io
+
+    from looplab.experiments.regularization import COLUMNS, table_rows
+    from looplab.experiments.sweep import markdown
+    from looplab.files import write_atomic
+
+    text = io.StringIO(newline="")
+    csv.writer(text).writerows([COLUMNS, *table_rows(results)])
+    write_atomic(out / "results.csv", text.getvalue().encode())
+    write_atomic(
+        out / "results.md", (f"# {title}\n\n" + markdown(COLUMNS, _shown(results))).encode()
+    )

@@ -10,6 +10,10 @@ import typer
 from looplab.cli import app
 from looplab.cli.output import console, fmt
 
+# Updates drawn per schedule: each is a real optimizer and scheduler step (~30-60 us), so this
+# bounds the command to a few seconds whatever --epochs and --steps-per-epoch say.
+MAX_UPDATES = 100_000
+
 
 @app.command()
 def schedule(
@@ -27,6 +31,7 @@ def schedule(
     --epochs 50 --warmup 5`. Plateau is fed a loss that stops improving after a third of the run."""
     from looplab.config import SCHEDULES, Config
     from looplab.errors import ConfigError, one_of
+    from looplab.files import shorten
     from looplab.plots.schedule import schedule_figure
     from looplab.plots.style import save
     from looplab.run.schedules import lr_sequence
@@ -37,6 +42,12 @@ def schedule(
             raise ConfigError(f"unknown schedule {one_of(n, [*SCHEDULES, 'all'])}")
     if steps_per_epoch < 1:
         raise ConfigError(f"steps-per-epoch must be a positive whole number, got {steps_per_epoch}")
+    if epochs >= 1 and epochs * steps_per_epoch > MAX_UPDATES:
+        raise ConfigError(
+            f"{epochs:,} epochs x {steps_per_epoch:,} steps per epoch is "
+            f"{epochs * steps_per_epoch:,} updates; the plot draws at most {MAX_UPDATES:,}: "
+            "lower --steps-per-epoch or --epochs (the shape of a schedule does not change)"
+        )
     flat_from = max(1, epochs // 3)
 
     def plateau_loss(epoch: int) -> float:
@@ -66,7 +77,9 @@ def schedule(
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ConfigError(f"cannot write to {str(out)!r} ({exc.strerror}); use --out DIR") from None
+        raise ConfigError(
+            f"cannot write to {shorten(str(out))!r} ({exc.strerror}); use --out DIR"
+        ) from None
     png = out / f"schedule-{label if len(names) == 1 else '-'.join(names)}.png"
     if name == "all":
         png = out / "schedule-all.png"

@@ -10,7 +10,13 @@ import typer
 
 from looplab.cli import app
 from looplab.cli.options import config_options
-from looplab.cli.output import coefficients_table, console, err_console, metrics_table
+from looplab.cli.output import (
+    coefficients_table,
+    console,
+    err_console,
+    exit_if_signalled,
+    metrics_table,
+)
 
 if TYPE_CHECKING:
     from looplab.run.distributed import Distributed
@@ -36,19 +42,19 @@ def train(
     import shlex
     import time
 
-    from looplab.cli.options import load_config
-    from looplab.inspect.coefficients import linear_coefficients, output_names
-    from looplab.pipeline import train as run_training
-    from looplab.report.blocks import run_title
-    from looplab.run import distributed
-    from looplab.run.resume import resume_config
-    from looplab.watch.interrupt import Interrupted, SignalCatcher
-    from looplab.watch.progress import ProgressBar
+    from looplab import cli
+    from looplab.cli.collector import PausedCollector
 
     if resume is not None:
+        from looplab.run.resume import resume_config
+
         config = resume_config(resume, config_file, overrides or {})
     else:
-        config = load_config(config_file, **(overrides or {}))
+        from looplab.cli.options import load_config
+
+        config = load_config(config_file, **(overrides or {}))  # a mistake ends here, at once
+    from looplab.run import distributed
+
     place = distributed.launched()
     if place is None and config.nproc > 1:  # start the job's processes, and wait for them
         from looplab.run.launch import run_job
@@ -61,48 +67,56 @@ def train(
     if place is not None:
         config = distributed.joined(config, place)
         distributed.start(place, config)
-    started = time.perf_counter()
-    bar = ProgressBar(err_console)
-    try:
-        with SignalCatcher() as signals:
-            result = run_training(
-                config,
-                callbacks=[bar] if primary else [],
-                on_note=lambda note: (
-                    err_console.print(f"[yellow]note:[/] {note}") if primary else None
-                ),
-                resume=resume,
-                signals=signals,
-                place=place,
+    with PausedCollector() as collector:  # back on when training starts (cli/collector.py)
+        from looplab.inspect.coefficients import linear_coefficients, output_names
+        from looplab.pipeline import train as run_training
+        from looplab.run.result import run_title
+        from looplab.watch.interrupt import Interrupted, SignalCatcher
+        from looplab.watch.progress import ProgressBar
+
+        bar = ProgressBar(err_console)
+        try:
+            with SignalCatcher(immediate=True) as signals:  # immediate until training starts
+                result = run_training(
+                    config,
+                    callbacks=[collector.on_at_fit_start(), bar] if primary else [],
+                    on_note=lambda note: (
+                        err_console.print(f"[yellow]note:[/] {note}") if primary else None
+                    ),
+                    resume=resume,
+                    signals=signals,
+                    place=place,
+                )
+        except Interrupted as exc:
+            if not primary:  # rank 0 says what happened
+                raise typer.Exit(exc.exit_code) from None
+            if bar.progress is not None:
+                bar.progress.stop()
+            run_dir = signals.run_dir
+            saved = (
+                f"checkpoint saved: {exc.checkpoint}"
+                if exc.checkpoint
+                else "stopped at once; the last good checkpoint is intact"
+                if run_dir is not None
+                else "stopped before training started; nothing was written"
             )
-    except Interrupted as exc:
-        if not primary:  # rank 0 says what happened
+            err_console.print(f"interrupted ({exc}): {saved}", highlight=False, soft_wrap=True)
+            if run_dir is not None:
+                command = f"looplab train --resume {shlex.quote(str(run_dir))}"
+                err_console.print(f"resume with: {command}", highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
-        if bar.progress is not None:
-            bar.progress.stop()
-        saved = (
-            f"checkpoint saved: {exc.checkpoint}"
-            if exc.checkpoint
-            else ("stopped at once; the last good checkpoint is intact")
-        )
-        run_dir = signals.run_dir
-        err_console.print(f"interrupted ({exc}): {saved}", highlight=False, soft_wrap=True)
-        if run_dir is not None:
-            command = f"looplab train --resume {shlex.quote(str(run_dir))}"
-            err_console.print(f"resume with: {command}", highlight=False, soft_wrap=True)
-        raise typer.Exit(exc.exit_code) from None
-    except BaseException as exc:
-        if bar.progress is not None:  # fit stopped on an error: clear the bar, keep the message
-            bar.progress.live.transient = True
-            bar.progress.stop()
-        if place is not None:
-            leave_after(exc, place)  # one line for a lost peer; rank 0 speaks
-        raise
-    finally:
-        distributed.stop()
+        except BaseException as exc:
+            if bar.progress is not None:  # fit stopped on an error: clear the bar, keep the message
+                bar.progress.live.transient = True
+                bar.progress.stop()
+            if place is not None:
+                leave_after(exc, place)  # one line for a lost peer; rank 0 speaks
+            raise
+        finally:
+            distributed.stop()
     if not primary:
         return
-    seconds = time.perf_counter() - started
+    seconds = time.perf_counter() - cli.started  # from the command's start: imports included
     console.print(f"[bold]{run_title(result)}[/]")  # what was run, then how it ended
     console.print(metrics_table(result.final))
     for line in result.about_final:
@@ -119,9 +133,7 @@ def train(
     if result.run_dir is not None:
         console.print(f"run saved in [bold]{result.run_dir}[/]")
         console.print(f"report: [bold]{result.report}[/]")
-    if signals.signum is not None:  # it came while the finished run was being written
-        err_console.print("interrupted after training had finished: the run is complete")
-        raise typer.Exit(128 + signals.signum)
+    exit_if_signalled(signals, "training")  # it came while the finished run was being written
 
 
 def leave_after(exc: BaseException, place: Distributed) -> None:

@@ -1,10 +1,13 @@
 """Batches for the three regimes of the course: full batch, stochastic (1) and mini-batch.
 
 In-memory tensors are batched by slicing: each epoch draws one permutation from a seeded
-generator, gathers the rows once (``X.index_select(0, perm)``), then yields contiguous views.
-That avoids the per-sample ``__getitem__`` and collate of ``DataLoader(TensorDataset)``, which
-dominate the cost of small models (see ``benchmarks/batches.py``). Any torch ``Dataset`` or
-``DataLoader`` is also accepted, for data that does not fit in memory.
+generator, gathers the rows in that order (``index_select``) into one buffer, then yields
+contiguous views of it. That avoids the per-sample ``__getitem__`` and collate of
+``DataLoader(TensorDataset)``, which dominate the cost of small models (see
+``benchmarks/batches.py``). The buffer is made once and refilled every epoch, and holds at most
+:data:`GATHER_BYTES` (larger data is gathered a part at a time), so shuffling never holds a
+second copy of the data (``benchmarks/memory.py``). Any torch ``Dataset`` or ``DataLoader`` is
+also accepted, for data that does not fit in memory.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from torch.utils.data import Dataset as TorchDataset
 from looplab.data.split import Split
 from looplab.errors import ConfigError
 
+GATHER_BYTES = 16 * 2**20  # the shuffled-rows buffer's size at most (at least one batch)
+
 
 class Batches:
     """Shuffled mini-batches of in-memory tensors ``X`` (rows, ...) and ``y`` (rows, ...).
@@ -29,6 +34,9 @@ class Batches:
     ``batch_size`` of 1 is stochastic gradient descent and ``len(X)`` (or more) is full batch.
     ``epoch(skip=k)`` resumes an epoch after its first ``k`` batches: restore ``generator`` to
     :attr:`epoch_state` first and the same permutation is drawn again.
+
+    Shuffled batches are views of one buffer that later batches refill: use a batch before
+    asking for the next (as ``fit`` does), or ``clone()`` it to keep it.
     """
 
     def __init__(
@@ -51,6 +59,7 @@ class Batches:
         self.drop_last = drop_last
         self.generator = generator if generator is not None else torch.Generator()
         self.epoch_state: Tensor = self.generator.get_state()  # generator state before this epoch
+        self.buffers: tuple[Tensor, Tensor] | None = None  # shuffled rows of X and y, reused
 
     def __len__(self) -> int:
         n, b = len(self.X), self.batch_size
@@ -59,15 +68,30 @@ class Batches:
     def epoch(self, skip: int = 0) -> Iterator[tuple[Tensor, Tensor]]:
         """One pass over the data: ``(X_batch, y_batch)`` pairs, the last one possibly shorter."""
         self.epoch_state = self.generator.get_state()
-        X, y = self.X, self.y
-        if self.shuffle and self.batch_size < len(X):  # a full batch is the same in any order
-            perm = torch.randperm(len(X), generator=self.generator).to(X.device)
-            # one gather per epoch (index_select: ~8x faster than X[perm] on CPU, measured);
-            # the batches below are views of it
-            X, y = X.index_select(0, perm), y.index_select(0, perm)
-        b = self.batch_size
-        for start in range(skip * b, len(self) * b, b):
-            yield X[start : start + b], y[start : start + b]
+        X, y, b = self.X, self.y, self.batch_size
+        end = min(len(X), len(self) * b)  # rows used this epoch (drop_last leaves some out)
+        if not self.shuffle or b >= len(X):  # a full batch is the same in any order
+            for start in range(skip * b, end, b):
+                yield X[start : start + b], y[start : start + b]
+            return
+        perm = torch.randperm(len(X), generator=self.generator).to(X.device)  # (rows,)
+        Xs, ys = self.buffers = self.buffers or self._make_buffers()
+        for first in range(skip * b, end, len(Xs)):
+            rows = perm[first : min(end, first + len(Xs))]
+            # gather these rows in their shuffled order into the buffer (index_select: ~8x
+            # faster than X[perm] on CPU, measured); the batches are views of it
+            Xc = torch.index_select(X, 0, rows, out=Xs[: len(rows)])
+            yc = torch.index_select(y, 0, rows, out=ys[: len(rows)])
+            for start in range(0, len(rows), b):
+                yield Xc[start : start + b], yc[start : start + b]
+
+    def _make_buffers(self) -> tuple[Tensor, Tensor]:
+        """Room for as many whole batches of shuffled rows as fit in GATHER_BYTES (one at least),
+        or for every row."""
+        X, y, b = self.X, self.y, self.batch_size
+        row_bytes = X[:1].nbytes + y[:1].nbytes
+        rows = min(len(X), max(1, GATHER_BYTES // (row_bytes * b)) * b)
+        return X.new_empty((rows, *X.shape[1:])), y.new_empty((rows, *y.shape[1:]))
 
     def state_dict(self) -> dict[str, Any]:
         """The shuffling generator now, and as it was before this epoch's permutation."""

@@ -1,11 +1,11 @@
-"""Real datasets bundled with scikit-learn: nothing is downloaded."""
+"""Real datasets bundled with scikit-learn: nothing is downloaded. scikit-learn is imported
+only when one of them is loaded."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import torch
-from sklearn import datasets as skd
 
 from looplab.config import Task
 from looplab.data.task_data import TaskData
@@ -27,19 +27,27 @@ def _from_sklearn(name: str, bunch: Any, task: Task) -> TaskData:
 
 def digits() -> TaskData:
     """8x8 images of handwritten digits 0-9, 64 grey levels each (1,797 rows)."""
+    from sklearn import datasets as skd
+
     return _from_sklearn("digits", skd.load_digits(), "multiclass")
 
 
 def iris() -> TaskData:
     """Fisher's iris flowers: 4 measurements, 3 species (150 rows)."""
+    from sklearn import datasets as skd
+
     return _from_sklearn("iris", skd.load_iris(), "multiclass")
 
 
 def wine() -> TaskData:
     """Chemical analysis of wines from 3 cultivars (178 rows, 13 features)."""
+    from sklearn import datasets as skd
+
     return _from_sklearn("wine", skd.load_wine(), "multiclass")
 
 
 def breast_cancer() -> TaskData:
     """Wisconsin breast cancer: 30 cell-nucleus features, malignant or benign (569 rows)."""
+    from sklearn import datasets as skd
+
     return _from_sklearn("breast_cancer", skd.load_breast_cancer(), "binary")

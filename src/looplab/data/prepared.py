@@ -7,14 +7,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import torch
+from torch import Tensor
 from torch.utils.data import DataLoader
 from torch.utils.data import Dataset as TorchDataset
 
-from looplab.config import Config, Task
+from looplab.config import FLOAT32_MAX, Config, Task
 from looplab.data.preprocess import Preprocessor
 from looplab.data.registry import load_dataset
 from looplab.data.split import Split, split_indices
 from looplab.data.task_data import TaskData, Truth
+from looplab.errors import DataError, listing
 
 # In-memory tensors (fast: batched by slicing), or any torch Dataset / DataLoader (streamed).
 Source = Split | TorchDataset[Any] | DataLoader[Any]
@@ -57,20 +60,53 @@ class PreparedData:
         return self.preprocessor.target_std if self.preprocessor is not None else 1.0
 
 
+def check_values(data: TaskData) -> None:
+    """Features and targets that float32 can hold: an infinite feature (a value past 3.4e38
+    becomes one in float32) or a non-finite target would make every standardized value NaN,
+    so name the column and the rows before anything is fitted. A NaN feature is a missing
+    value, which imputation fills."""
+    infinite = torch.isinf(data.X)  # (rows, features)
+    if bool(infinite.any()):
+        col = int(torch.nonzero(infinite.any(dim=0))[0, 0])
+        rows = (torch.nonzero(infinite[:, col]).flatten() + 1).tolist()
+        name = data.feature_names[col] if col < len(data.feature_names) else f"#{col + 1}"
+        raise DataError(
+            f"feature {name!r} of {data.name!r} holds values beyond float32 (inf, or past "
+            f"{FLOAT32_MAX:.4g}) in {len(rows):,} data row(s): {listing(rows, 5)}; fix or remove "
+            "those rows"
+        )
+    bad = ~torch.isfinite(data.y.double())
+    if bool(bad.any()):
+        rows = (torch.nonzero(bad).flatten() + 1).tolist()
+        raise DataError(
+            f"the target of {data.name!r} is not a finite number in {len(rows):,} data row(s): "
+            f"{listing(rows, 5)}; fix or remove those rows"
+        )
+
+
 def prepare(data: TaskData, config: Config) -> PreparedData:
     """Split ``data`` as ``config`` says, then fit the preprocessing on the training rows only."""
+    check_values(data)
     train_idx, val_idx, test_idx = split_indices(
         data, config.val_fraction, config.test_fraction, config.seed
     )
     scaled = data.task == "regression" and config.standardize_target
     y_train = data.y[train_idx] if scaled else None
-    pre = Preprocessor.fit(data.X[train_idx], standardize=config.standardize, y_train=y_train)
 
-    def part(idx: np.ndarray) -> Split | None:
+    def rows(idx: np.ndarray) -> Tensor:
+        return data.X.index_select(0, torch.from_numpy(idx))  # a copy of those rows
+
+    # each part is a copy of its rows, imputed and standardized in place: no further copies
+    X_train = rows(train_idx)
+    pre = Preprocessor.fit(X_train, standardize=config.standardize, y_train=y_train)
+
+    def part(idx: np.ndarray, X: Tensor | None = None) -> Split | None:
+        if not len(idx):
+            return None
         y = pre.scale_target(data.y[idx]) if scaled else data.y[idx]
-        return Split(pre.transform(data.X[idx]), y) if len(idx) else None
+        return Split(pre.transform(rows(idx) if X is None else X, in_place=True), y)
 
-    train = part(train_idx)
+    train = part(train_idx, X_train)
     assert train is not None  # the config leaves rows for training
     return PreparedData(
         train=train,

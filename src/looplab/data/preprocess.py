@@ -33,11 +33,16 @@ class Preprocessor:
         cls, X_train: Tensor, standardize: bool = True, y_train: Tensor | None = None
     ) -> Preprocessor:
         """Learn the per-feature mean and standard deviation, ignoring missing (NaN) values;
-        with ``y_train`` (a regression target to standardize), its mean and deviation too."""
-        mean = torch.nanmean(X_train, dim=0)
-        mean = torch.where(torch.isnan(mean), torch.zeros_like(mean), mean)
-        filled = torch.where(torch.isnan(X_train), mean, X_train)
-        std = _spread(filled)
+        with ``y_train`` (a regression target to standardize), its mean and deviation too.
+
+        Without missing values nothing the size of the data is made (a column's sum is NaN
+        exactly when the column has a NaN, or both infinities)."""
+        if not torch.isnan(X_train.sum(dim=0)).any():
+            mean, std = X_train.mean(dim=0), _spread(X_train)
+        else:
+            mean = torch.nanmean(X_train, dim=0)
+            mean = torch.where(torch.isnan(mean), torch.zeros_like(mean), mean)
+            std = _spread(torch.where(torch.isnan(X_train), mean, X_train))
         if not standardize:
             std = torch.ones_like(std)
         if y_train is None:
@@ -58,10 +63,13 @@ class Preprocessor:
         r"""A prediction back in the target's units: $\mu_y + \sigma_y z$."""
         return z * self.target_std + self.target_mean
 
-    def transform(self, X: Tensor) -> Tensor:
-        """Impute then scale: returns a new (rows, features) tensor."""
-        X = torch.where(torch.isnan(X), self.mean, X)
-        return (X - self.mean) / self.std if self.standardize else X
+    def transform(self, X: Tensor, in_place: bool = False) -> Tensor:
+        """Impute then scale (rows, features): a new tensor, or ``X`` itself changed when
+        ``in_place`` (for a copy the caller owns: the data is then held once, not twice)."""
+        out = X if in_place else X.clone()
+        if torch.isnan(out.sum(dim=0)).any():
+            torch.where(torch.isnan(out), self.mean, out, out=out)
+        return out.sub_(self.mean).div_(self.std) if self.standardize else out
 
     def state_dict(self) -> dict[str, Tensor | bool | float]:
         return {

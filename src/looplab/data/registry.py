@@ -1,42 +1,57 @@
-"""Built-in datasets by name, and ``csv:PATH`` for your own."""
+"""Built-in datasets by name, and ``csv:PATH`` for your own.
+
+The table below says what each dataset is without loading it (``looplab datasets`` imports
+neither torch nor scikit-learn); ``tests/data/test_datasets.py`` checks it against the loaded
+data. A loader module is imported only when its dataset is loaded.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from looplab.data import bundled, synthetic
-from looplab.data.task_data import TaskData
 from looplab.errors import DataError, one_of
+from looplab.resources import check_memory
+
+# Bytes a synthetic row takes on its way to training (two float64 features and a target as
+# generated, their float32 tensors, the split and the standardized copies), with room to spare.
+ROW_BYTES = 256
+
+if TYPE_CHECKING:
+    from looplab.data.task_data import TaskData
 
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    """What ``looplab datasets`` lists about a built-in dataset."""
+    """What ``looplab datasets`` lists about a built-in dataset: its shape at the default
+    ``n`` (``classes`` is 0 for regression)."""
 
     name: str
     task: str
+    rows: int
+    features: int
+    classes: int
     description: str
     default_n: int | None = None  # None: a real dataset with a fixed number of rows
     default_noise: float | None = None
 
 
-DATASETS: dict[str, DatasetInfo] = {
-    info.name: info
-    for info in [
-        DatasetInfo("linear", "regression", "y = 3x + 1 + noise, the course's toy", 200, 0.2),
-        DatasetInfo("sine", "regression", "y = sin(x) + noise on [-2pi, 2pi]", 300, 0.1),
-        DatasetInfo("moons", "binary", "two interleaving half circles", 1000, 0.2),
-        DatasetInfo("circles", "binary", "a circle inside a circle", 1000, 0.1),
-        DatasetInfo("xor", "binary", "label = sign(x1 * x2)", 1000, 0.05),
-        DatasetInfo("spiral", "multiclass", "three spiral arms", 900, 0.2),
-        DatasetInfo("blobs", "multiclass", "four Gaussian clusters", 1000, 1.0),
-        DatasetInfo("digits", "multiclass", "8x8 handwritten digits (scikit-learn)"),
-        DatasetInfo("iris", "multiclass", "iris flowers, 3 species (scikit-learn)"),
-        DatasetInfo("wine", "multiclass", "wines from 3 cultivars (scikit-learn)"),
-        DatasetInfo("breast_cancer", "binary", "malignant or benign tumours (scikit-learn)"),
-    ]
-}
+_ABOUT = [
+    ("linear", "regression", 200, 1, 0, "y = 3x + 1 + noise, the course's toy", 200, 0.2),
+    ("sine", "regression", 300, 1, 0, "y = sin(x) + noise on [-2pi, 2pi]", 300, 0.1),
+    ("moons", "binary", 1000, 2, 2, "two interleaving half circles", 1000, 0.2),
+    ("circles", "binary", 1000, 2, 2, "a circle inside a circle", 1000, 0.1),
+    ("xor", "binary", 1000, 2, 2, "label = sign(x1 * x2)", 1000, 0.05),
+    ("spiral", "multiclass", 900, 2, 3, "three spiral arms", 900, 0.2),
+    ("blobs", "multiclass", 1000, 2, 4, "four Gaussian clusters", 1000, 1.0),
+    ("digits", "multiclass", 1797, 64, 10, "8x8 handwritten digits (scikit-learn)", None, None),
+    ("iris", "multiclass", 150, 4, 3, "iris flowers, 3 species (scikit-learn)", None, None),
+    ("wine", "multiclass", 178, 13, 3, "wines from 3 cultivars (scikit-learn)", None, None),
+    ("breast_cancer", "binary", 569, 30, 2, "malignant or benign tumours (scikit-learn)", None,
+     None),
+]  # fmt: skip
+DATASETS: dict[str, DatasetInfo] = {row[0]: DatasetInfo(*row) for row in _ABOUT}
 
 
 def dataset_names() -> list[str]:
@@ -56,6 +71,8 @@ def check_dataset(
         raise DataError(f"unknown dataset {one_of(name, [*DATASETS, 'csv:PATH'])}")
     if DATASETS[name].default_n is None and (n is not None or noise is not None):
         raise DataError(f"dataset {name!r} is real data: --n and --noise do not apply to it")
+    if n is not None:
+        check_memory(f"{n:,} rows of {name!r}", n * ROW_BYTES, "use a smaller --n")
 
 
 def load_dataset(
@@ -78,28 +95,28 @@ def load_dataset(
         assert target is not None  # check_dataset asks for one
         return read_csv(name[4:], target, drop=drop or [], impute=impute, task=task, sep=sep)
     info = DATASETS[name]
-    loader = _LOADERS[name]
-    if info.default_n is None:
-        return loader(0, 0.0, seed)
+    module, function = _LOADERS[name].split(".")
+    loader = getattr(importlib.import_module(f"looplab.data.{module}"), function)
+    if info.default_n is None:  # real data: its fixed rows
+        data: TaskData = loader()
+        return data
     rows = n if n is not None else info.default_n
     spread = noise if noise is not None else (info.default_noise or 0.0)
-    return loader(rows, spread, seed)
+    data = loader(rows, spread, seed)
+    return data
 
 
-def _real(fn: Callable[[], TaskData]) -> Callable[[int, float, int], TaskData]:
-    return lambda n, noise, seed: fn()
-
-
-_LOADERS: dict[str, Callable[[int, float, int], TaskData]] = {
-    "linear": synthetic.linear,
-    "sine": synthetic.sine,
-    "moons": synthetic.moons,
-    "circles": synthetic.circles,
-    "xor": synthetic.xor,
-    "spiral": synthetic.spiral,
-    "blobs": synthetic.blobs,
-    "digits": _real(bundled.digits),
-    "iris": _real(bundled.iris),
-    "wine": _real(bundled.wine),
-    "breast_cancer": _real(bundled.breast_cancer),
+# name -> its loader in looplab.data: synthetic ones take (n, noise, seed), real ones nothing
+_LOADERS: dict[str, str] = {
+    "linear": "synthetic.linear",
+    "sine": "synthetic.sine",
+    "moons": "synthetic.moons",
+    "circles": "synthetic.circles",
+    "xor": "synthetic.xor",
+    "spiral": "synthetic.spiral",
+    "blobs": "synthetic.blobs",
+    "digits": "bundled.digits",
+    "iris": "bundled.iris",
+    "wine": "bundled.wine",
+    "breast_cancer": "bundled.breast_cancer",
 }

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.model_selection import train_test_split
-from torch import Tensor
 
-from looplab.data.task_data import TaskData
+from looplab.data.shuffle_split import SplitSizeError, shuffled_split, stratified_split
 from looplab.errors import DataError
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+    from looplab.data.task_data import TaskData
 
 
 @dataclass
@@ -26,30 +30,24 @@ class Split:
 def split_indices(
     data: TaskData, val_fraction: float, test_fraction: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Row indices of train, validation and test; fractions are of all rows."""
+    """Row indices of train, validation and test; fractions are of all rows. The rows are those
+    of scikit-learn's ``train_test_split`` (stratified by class for classification), test split
+    off first, then validation from the rest, both with ``seed``."""
     rows = np.arange(data.n_rows)
     labels = data.y.numpy().astype(np.int64) if data.task != "regression" else None
     train, val, test = rows, rows[:0], rows[:0]
     try:
         if test_fraction > 0:
             _check_stratifiable(data, labels, "test")
-            train, test = train_test_split(
-                train, test_size=test_fraction, random_state=seed, stratify=labels
-            )
+            train, test = _split(train, labels, test_fraction, seed)
         if val_fraction > 0:
             rest = labels[train] if labels is not None else None
             _check_stratifiable(data, rest, "validation")
-            train, val = train_test_split(
-                train,
-                test_size=val_fraction / (1 - test_fraction),
-                random_state=seed,
-                stratify=rest,
-            )
-    except ValueError as exc:
-        # scikit-learn's reason, on one line; stratified, it is that a part is smaller than
-        # the number of classes
+            train, val = _split(train, rest, val_fraction / (1 - test_fraction), seed)
+    except SplitSizeError as exc:
+        # stratified, a part is smaller than the number of classes
         why = (
-            " ".join(str(exc).split())
+            str(exc)
             if labels is None
             else (f"every part needs a row of each of its {len(data.class_names)} classes")
         )
@@ -59,6 +57,14 @@ def split_indices(
             f"use more rows or other fractions{_regression_hint(data)}"
         ) from None
     return np.asarray(train), np.asarray(val), np.asarray(test)
+
+
+def _split(
+    rows: np.ndarray, labels: np.ndarray | None, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    if labels is None:
+        return shuffled_split(rows, fraction, seed)
+    return stratified_split(rows, labels, fraction, seed)
 
 
 def _check_stratifiable(data: TaskData, labels: np.ndarray | None, part: str) -> None:

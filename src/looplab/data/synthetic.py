@@ -1,4 +1,10 @@
-"""Seeded synthetic datasets of the course: each has an ``n`` (rows) and a ``noise`` knob."""
+"""Seeded synthetic datasets of the course: each has an ``n`` (rows) and a ``noise`` knob.
+
+moons, circles and blobs are scikit-learn's ``make_moons``, ``make_circles`` and ``make_blobs``,
+drawn here with the same ``numpy.random.RandomState`` calls in the same order, so they are the
+same numbers (``tests/data/test_datasets.py`` compares them) without importing scikit-learn,
+which costs more than a short run.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,6 @@ import math
 
 import numpy as np
 import torch
-from sklearn import datasets as skd
 
 from looplab.data.task_data import TaskData, Truth
 
@@ -37,14 +42,32 @@ def sine(n: int, noise: float, seed: int) -> TaskData:
 
 def moons(n: int, noise: float, seed: int) -> TaskData:
     """Two interleaving half circles (scikit-learn's ``make_moons``)."""
-    X, y = skd.make_moons(n_samples=n, noise=noise, random_state=seed)
-    return _binary("moons", X, y)
+    n_out = n // 2
+    upper = np.linspace(0, np.pi, n_out)  # angles of the upper moon, then the lower one
+    lower = np.linspace(0, np.pi, n - n_out)
+    X = np.stack(
+        [
+            np.append(np.cos(upper), 1 - np.cos(lower)),
+            np.append(np.sin(upper), 1 - np.sin(lower) - 0.5),
+        ],
+        axis=1,
+    )  # (n, 2)
+    return _binary("moons", *_shuffled_with_noise(X, n_out, noise, seed))
 
 
 def circles(n: int, noise: float, seed: int) -> TaskData:
     """A small circle inside a large one (scikit-learn's ``make_circles``, factor 0.5)."""
-    X, y = skd.make_circles(n_samples=n, noise=noise, factor=0.5, random_state=seed)
-    return _binary("circles", X, y)
+    n_out = n // 2
+    outer = np.linspace(0, 2 * np.pi, n_out, endpoint=False)  # no point twice at angle 0
+    inner = np.linspace(0, 2 * np.pi, n - n_out, endpoint=False)
+    X = np.stack(
+        [
+            np.append(np.cos(outer), np.cos(inner) * 0.5),
+            np.append(np.sin(outer), np.sin(inner) * 0.5),
+        ],
+        axis=1,
+    )  # (n, 2)
+    return _binary("circles", *_shuffled_with_noise(X, n_out, noise, seed))
 
 
 def xor(n: int, noise: float, seed: int) -> TaskData:
@@ -79,8 +102,19 @@ def spiral(n: int, noise: float, seed: int) -> TaskData:
 
 
 def blobs(n: int, noise: float, seed: int) -> TaskData:
-    """Four Gaussian clusters in 2-D; ``noise`` is their standard deviation."""
-    X, y = skd.make_blobs(n_samples=n, centers=4, cluster_std=noise, random_state=seed)
+    """Four Gaussian clusters in 2-D; ``noise`` is their standard deviation (scikit-learn's
+    ``make_blobs`` with 4 centers drawn in the box [-10, 10]^2)."""
+    k = 4
+    rng = np.random.RandomState(seed)
+    centers = rng.uniform(-10.0, 10.0, size=(k, 2))
+    sizes = [n // k + (1 if c < n % k else 0) for c in range(k)]  # the first n % k get one more
+    X = np.concatenate(
+        [rng.normal(loc=centers[c], scale=noise, size=(sizes[c], 2)) for c in range(k)]
+    )  # (n, 2)
+    y = np.repeat(np.arange(k), sizes)
+    order = np.arange(n)
+    rng.shuffle(order)
+    X, y = X[order], y[order]
     return TaskData(
         "blobs",
         torch.from_numpy(X),
@@ -89,6 +123,19 @@ def blobs(n: int, noise: float, seed: int) -> TaskData:
         ["x1", "x2"],
         [f"blob {c}" for c in range(4)],
     )
+
+
+def _shuffled_with_noise(
+    X: np.ndarray, n_first: int, noise: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows shuffled (labels 0 for the first ``n_first``, then 1), then Gaussian noise of
+    standard deviation ``noise`` added: the draws scikit-learn makes, in its order."""
+    rng = np.random.RandomState(seed)
+    y = np.repeat(np.arange(2), [n_first, len(X) - n_first])
+    order = np.arange(len(X))
+    rng.shuffle(order)
+    X, y = X[order], y[order]
+    return X + rng.normal(scale=noise, size=X.shape), y
 
 
 def _binary(

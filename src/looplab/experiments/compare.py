@@ -10,6 +10,7 @@ per-update losses over the last epoch (undefined with one update per epoch: full
 from __future__ import annotations
 
 import csv
+import io
 import math
 import statistics
 import time
@@ -19,18 +20,19 @@ from pathlib import Path
 
 from torch import Tensor
 
-from looplab.config import Config
+from looplab.config import SEED_MAX, Config
 from looplab.data.batches import make_batches
 from looplab.data.prepared import PreparedData, load_prepared
 from looplab.data.split import Split
 from looplab.errors import ConfigError
+from looplab.files import write_atomic
 from looplab.loop.events import Callback
 from looplab.loop.history import History
 from looplab.loop.metrics import evaluate
 from looplab.loop.state import LoopState
 from looplab.models.init import init_model
 from looplab.models.mlp import build_model
-from looplab.run.build import model_spec
+from looplab.run.build import check_fits_data, model_spec
 from looplab.run.fit import fit
 
 BatchSize = int | str  # a number of rows, or "full"
@@ -113,10 +115,16 @@ class RunCurves:
         return self.epoch_loss[-1]
 
     @property
+    def diverged_at(self) -> int | None:
+        """The first update whose loss was not finite (1-based); None if every one was."""
+        return next((i for i, v in enumerate(self.update_loss, 1) if not math.isfinite(v)), None)
+
+    @property
     def noise(self) -> float:
-        """Std of the per-update losses in the last epoch (NaN with one update per epoch)."""
+        """Std of the per-update losses in the last epoch (NaN with one update per epoch, or
+        when the run diverged)."""
         last = self.update_loss[-self.updates_per_epoch :]
-        return statistics.stdev(last) if len(last) > 1 else math.nan
+        return _std(last) if len(last) > 1 else math.nan
 
 
 @dataclass
@@ -139,6 +147,8 @@ class Comparison:
         rows: list[dict[str, float | str]] = []
         for size in self.batch_sizes:
             runs = self.of(size)
+            if not runs:  # interrupted before this size's first run
+                continue
             finals = [r.final_loss for r in runs]
             rows.append(
                 {
@@ -146,7 +156,7 @@ class Comparison:
                     "updates_per_epoch": float(runs[0].updates_per_epoch),
                     "seconds": statistics.fmean(r.seconds for r in runs),
                     "final_loss": statistics.fmean(finals),
-                    "final_loss_std": statistics.stdev(finals) if len(finals) > 1 else 0.0,
+                    "final_loss_std": _std(finals) if len(finals) > 1 else 0.0,
                     "noise": statistics.fmean(r.noise for r in runs),
                 }
             )
@@ -155,20 +165,39 @@ class Comparison:
     def write_csv(self, directory: Path) -> tuple[Path, Path]:
         """``curves.csv`` (one row per recorded loss) and ``summary.csv`` (one per batch size)."""
         curves, summary = directory / "curves.csv", directory / "summary.csv"
-        with curves.open("w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["batch_size", "seed", "curve", "x", "loss"])
-            for r in self.runs:
-                for i, loss in enumerate(r.epoch_loss):
-                    writer.writerow([r.batch_size, r.seed, "epoch", i, repr(loss)])
-                for i, loss in enumerate(r.update_loss, start=1):
-                    writer.writerow([r.batch_size, r.seed, "update", i, repr(loss)])
+        out = io.StringIO(newline="")  # written atomically: rewritten after every run
+        writer = csv.writer(out)
+        writer.writerow(["batch_size", "seed", "curve", "x", "loss"])
+        for r in self.runs:
+            for i, loss in enumerate(r.epoch_loss):
+                writer.writerow([r.batch_size, r.seed, "epoch", i, repr(loss)])
+            for i, loss in enumerate(r.update_loss, start=1):
+                writer.writerow([r.batch_size, r.seed, "update", i, repr(loss)])
+        write_atomic(curves, out.getvalue().encode())
         rows = self.summary()
-        with summary.open("w", newline="") as f:
-            dict_writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-            dict_writer.writeheader()
-            dict_writer.writerows(rows)
+        fields = list(rows[0]) if rows else ["batch_size"]
+        text = io.StringIO(newline="")
+        dict_writer = csv.DictWriter(text, fieldnames=fields)
+        dict_writer.writeheader()
+        dict_writer.writerows(rows)
+        write_atomic(summary, text.getvalue().encode())
         return curves, summary
+
+    def finished(self) -> Comparison:
+        """The comparison of the runs done so far (an interrupted one keeps these)."""
+        sizes = [s for s in self.batch_sizes if self.of(s)]
+        seeds = sorted({r.seed for r in self.runs})
+        return Comparison(self.config, sizes, seeds, list(self.runs), self.train_rows)
+
+
+def _std(values: Sequence[float]) -> float:
+    """The sample std, NaN when a value is not finite (a diverged run) or too large to square."""
+    if not all(math.isfinite(v) for v in values):
+        return math.nan
+    try:
+        return statistics.stdev(values)
+    except (OverflowError, AttributeError):  # AttributeError: CPython's stdev on huge floats
+        return math.nan
 
 
 def compare_data(config: Config, batch_sizes: Sequence[BatchSize]) -> PreparedData:
@@ -184,7 +213,16 @@ def compare_data(config: Config, batch_sizes: Sequence[BatchSize]) -> PreparedDa
                 f"batch size {size} is larger than the training split ({rows} rows); "
                 f"use {rows} or less, or full"
             )
+        check_fits_data(config.replace(batch_size=size), data)  # batch norm, data, memory...
     return data
+
+
+def check_seeds(config: Config, seeds: int) -> None:
+    """``seeds`` runs per batch size, seeds ``config.seed`` to ``config.seed + seeds - 1``."""
+    if seeds < 1:
+        raise ConfigError(f"seeds must be a positive whole number, got {seeds!r}")
+    if config.seed + seeds - 1 > SEED_MAX:
+        raise ConfigError(f"--seed + --seeds - 1 must be at most {SEED_MAX}; use fewer seeds")
 
 
 def compare_batch_sizes(
@@ -193,12 +231,13 @@ def compare_batch_sizes(
     seeds: int = 1,
     on_run: Callable[[RunCurves], None] = lambda run: None,
     data: PreparedData | None = None,
+    callbacks: Sequence[Callback] = (),
 ) -> Comparison:
     """Train ``config`` once per batch size and seed (``config.seed``, ``config.seed + 1``...),
     every run of a seed from the same initial weights; ``on_run`` hears each finished run.
-    ``data`` is :func:`compare_data`'s (loaded here when not given)."""
-    if seeds < 1:
-        raise ConfigError(f"seeds must be a positive whole number, got {seeds!r}")
+    ``data`` is :func:`compare_data`'s (loaded here when not given); ``callbacks`` go to every
+    run (the CLI's signal check)."""
+    check_seeds(config, seeds)
     data = data if data is not None else compare_data(config, batch_sizes)
     assert isinstance(data.train, Split)  # compare_data checked it
     spec = model_spec(config, data)
@@ -213,7 +252,8 @@ def compare_batch_sizes(
             model.load_state_dict(weights)  # the same start for every batch size
             recorder = LossRecorder(data)
             started = time.perf_counter()
-            history = fit(model, data, config.replace(batch_size=size, seed=seed), [recorder])
+            run_config = config.replace(batch_size=size, seed=seed)
+            history = fit(model, data, run_config, [recorder, *callbacks])
             seconds = time.perf_counter() - started - recorder.seconds
             updates = len(recorder.update_loss) // max(len(history), 1)
             run = RunCurves(

@@ -27,6 +27,8 @@ from looplab.models.losses import TaskLoss
 from looplab.run.optimizers import build_optimizer
 from looplab.run.threads import torch_threads
 
+MAX_STEPS = 100_000
+
 
 @dataclass
 class LRFinderResult:
@@ -39,6 +41,7 @@ class LRFinderResult:
     suggestion_index: int
     stopped_early: bool  # the loss exploded before end_lr
     min_lr: float  # the rate at the lowest smoothed loss
+    interrupted: bool = False  # ``stop()`` said so before the last step (Ctrl-C)
 
     @property
     def steps(self) -> int:
@@ -63,6 +66,18 @@ def steepest_descent(lrs: list[float], smoothed: list[float], decades: float = 0
     return int(i[best]) if slope[best] < 0 else -1
 
 
+def check_range(start_lr: float, end_lr: float, steps: int) -> None:
+    """The range test's own settings, or a ConfigError naming the bad one."""
+    if not (math.isfinite(start_lr) and math.isfinite(end_lr) and 0 < start_lr < end_lr):
+        raise ConfigError(
+            f"the range test needs 0 < start lr < end lr, got {start_lr} and {end_lr}"
+        )
+    if steps < 10:
+        raise ConfigError(f"the range test needs at least 10 steps, got {steps}")
+    if steps > MAX_STEPS:
+        raise ConfigError(f"the range test takes at most {MAX_STEPS:,} steps, got {steps:,}")
+
+
 def lr_range_test(
     model: nn.Module,
     data: PreparedData,
@@ -74,15 +89,12 @@ def lr_range_test(
     beta: float = 0.9,
     diverge: float = 4.0,
     on_step: Callable[[int, int], None] = lambda step, total: None,
+    stop: Callable[[], bool] = lambda: False,
 ) -> LRFinderResult:
     """Run the range test with ``config``'s optimizer and batch size on a deep copy of ``model``;
-    stop early when the smoothed loss exceeds ``diverge`` times its minimum (or is not finite)."""
-    if not 0 < start_lr < end_lr:
-        raise ConfigError(
-            f"the range test needs 0 < start lr < end lr, got {start_lr} and {end_lr}"
-        )
-    if steps < 10:
-        raise ConfigError(f"the range test needs at least 10 steps, got {steps}")
+    stop early when the smoothed loss exceeds ``diverge`` times its minimum (or is not finite),
+    or when ``stop()`` is true (the result of the steps done so far is ``interrupted``)."""
+    check_range(start_lr, end_lr, steps)
     trial = copy.deepcopy(model)  # the user's model is never touched
     trial.train()
     device = next(trial.parameters()).device
@@ -94,7 +106,7 @@ def lr_range_test(
     lrs: list[float] = []
     losses: list[float] = []
     smoothed: list[float] = []
-    average, best, stopped = 0.0, math.inf, False
+    average, best, stopped, interrupted = 0.0, math.inf, False, False
 
     def forever() -> Iterator[tuple[Tensor, Tensor]]:  # epoch after epoch, as long as needed
         while True:
@@ -102,6 +114,9 @@ def lr_range_test(
 
     with torch_threads(1):  # small steps: 2-5x faster without intra-op thread hand-offs
         for step, (xb, yb) in zip(range(steps), forever(), strict=False):
+            if stop():
+                interrupted = True
+                break
             lr = start_lr * factor**step
             for group in optimizer.param_groups:
                 group["lr"] = lr
@@ -120,11 +135,14 @@ def lr_range_test(
                 stopped = True
                 break
             best = min(best, smooth)
+    if not lrs:  # stopped before the first step
+        return LRFinderResult([], [], [], math.nan, -1, False, math.nan, interrupted)
     finite = [s if math.isfinite(s) else math.inf for s in smoothed]
     index = steepest_descent(lrs, finite)
     lowest = int(np.argmin(finite))
+    suggestion = lrs[index] if index >= 0 else math.nan
     return LRFinderResult(
-        lrs, losses, smoothed, lrs[index] if index >= 0 else math.nan, index, stopped, lrs[lowest]
+        lrs, losses, smoothed, suggestion, index, stopped, lrs[lowest], interrupted
     )
 
 

@@ -8,12 +8,13 @@ restored its best weights) says how much each one narrows the gap.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from looplab.config import Config
 from looplab.data.prepared import load_prepared
+from looplab.loop.events import Callback
 from looplab.models.mlp import build_model
 from looplab.run.evaluation import evaluate_splits
 from looplab.run.fit import fit
@@ -65,13 +66,29 @@ class RemedyResult:
         return self.val_loss - self.train_loss
 
 
-def run_remedy(name: str, config: Config) -> RemedyResult:
+def remedy_configs(
+    base: Config, remedies: dict[str, dict[str, Any]] | None = None
+) -> dict[str, Config]:
+    """Each remedy's config, every one checked with the data before any is trained (a remedy
+    that cannot run, say batch norm on a one-row last batch, is refused up front)."""
+    from looplab.run.build import check_fits_data
+    from looplab.run.checks import checked
+
+    configs = {name: checked(base.replace(**changes)) for name, changes in
+               (remedies or REMEDIES).items()}  # fmt: skip
+    data = load_prepared(base)
+    for config in configs.values():
+        check_fits_data(config, data)
+    return configs
+
+
+def run_remedy(name: str, config: Config, callbacks: Sequence[Callback] = ()) -> RemedyResult:
     """Train one configuration and measure its final model on both splits."""
     from looplab.run.build import model_spec  # the data-sized model of the CLI run
 
     data = load_prepared(config)
     model = build_model(model_spec(config, data), seed=config.seed)
-    history = fit(model, data, config)
+    history = fit(model, data, config, callbacks)
     assert data.val is not None, "the overfitting demo needs a validation split"
     final = evaluate_splits(model, data)  # the kept model: early stopping's best epoch
     train, val = final["train"], final["validation"]
@@ -101,12 +118,14 @@ def compare_remedies(
     base: Config,
     remedies: dict[str, dict[str, Any]] | None = None,
     on_result: Callable[[RemedyResult], None] = lambda result: None,
+    callbacks: Sequence[Callback] = (),
 ) -> list[RemedyResult]:
     """Run ``base`` once per remedy (its config changes applied) and return the results in
-    order; ``on_result`` hears each as it finishes (for a progress bar)."""
+    order; ``on_result`` hears each as it finishes (for a progress bar, or to save it);
+    ``callbacks`` go to every run."""
     results = []
-    for name, changes in (remedies or REMEDIES).items():
-        result = run_remedy(name, base.replace(**changes).validate())
+    for name, config in remedy_configs(base, remedies).items():
+        result = run_remedy(name, config, callbacks)
         on_result(result)
         results.append(result)
     return results

@@ -6,27 +6,37 @@ initialization) are all sweeps: ``--vary batch_size=1,8,32``, ``--vary "hidden=1
 Values are separated by ``;``, or by ``,`` for fields whose values hold no comma (every field
 except the list fields ``hidden`` and ``drop``, whose values are comma lists themselves).
 Runs are independent, so ``jobs=2`` trains two at a time in separate processes (one torch
-thread each).
+thread each). A signal stops a sweep at once: the workers are terminated (and die with the
+parent whatever happens to it), the run in progress is dropped, and every finished run has
+already been handed to ``on_result`` (the CLI saves each one as it comes:
+:mod:`looplab.experiments.sweep_store`), so ``looplab sweep --resume`` runs only the rest.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import itertools
 import math
 import multiprocessing
+import os
+import re
+import signal
 import statistics
+import sys
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Collection, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from looplab.config import Config, coerce, field_names
-from looplab.errors import ConfigError, one_of
+from looplab.config import SEED_MAX, Config, coerce, field_names
+from looplab.errors import ConfigError, LooplabError, one_of
 from looplab.loop.history import Row
-from looplab.run.build import checked
+from looplab.run.checks import checked
+from looplab.watch.interrupt import Interrupted, SignalCatcher, StopOnSignal
 
 LIST_FIELDS = ("hidden", "drop")  # their values contain commas: separate values with ';'
 
@@ -53,6 +63,8 @@ def parse_vary(text: str) -> Axis:
         raise ConfigError(f"--vary {name} is not a sweep: use --seeds N to repeat over seeds")
     separator = ";" if ";" in values or name in LIST_FIELDS else ","
     texts = tuple(part.strip() for part in values.split(separator) if part.strip())
+    if not texts:
+        raise ConfigError(f"--vary {name} has no values in {text!r}; e.g. --vary {name}=A,B")
     parsed = tuple(coerce(name, part) for part in texts)
     if len(set(map(str, parsed))) != len(parsed):
         raise ConfigError(f"--vary {name}: a value is repeated in {values!r}")
@@ -68,6 +80,7 @@ class SweepPoint:
     values: tuple[str, ...]
     seed: int
     config: Config
+    index: int = 0  # position in the sweep's list of points: the name of its result file
 
 
 def sweep_points(base: Config, axes: Sequence[Axis], seeds: int = 1) -> list[SweepPoint]:
@@ -79,15 +92,41 @@ def sweep_points(base: Config, axes: Sequence[Axis], seeds: int = 1) -> list[Swe
         raise ConfigError(f"--vary {axes[0].name} is given twice; put all values in one --vary")
     if seeds < 1:
         raise ConfigError(f"--seeds must be at least 1, got {seeds}")
-    points = []
+    if base.seed + seeds - 1 > SEED_MAX:
+        raise ConfigError(f"--seed + --seeds - 1 must be at most {SEED_MAX}; use fewer seeds")
+    points: list[SweepPoint] = []
     cells = itertools.product(*[list(zip(a.values, a.texts, strict=True)) for a in axes])
     for cell, combo in enumerate(cells):
         changes = {a.name: value for a, (value, _) in zip(axes, combo, strict=True)}
         label = ", ".join(f"{a.name}={text}" for a, (_, text) in zip(axes, combo, strict=True))
         for k in range(seeds):
             config = checked(base.replace(**changes, seed=base.seed + k))
-            points.append(SweepPoint(cell, label, tuple(t for _, t in combo), config.seed, config))
+            values = tuple(t for _, t in combo)
+            points.append(SweepPoint(cell, label, values, config.seed, config, len(points)))
     return points
+
+
+def check_points(points: Sequence[SweepPoint]) -> None:
+    """Every point checked with its data before any trains (batch norm on a one-row batch,
+    a batch larger than the data, values beyond float32...): a sweep refuses up front rather
+    than fail at its seventh run. Each dataset is read once (synthetic ones once per seed)."""
+    from looplab.data.prepared import prepare
+    from looplab.data.registry import DATASETS, load_dataset
+    from looplab.data.task_data import TaskData
+    from looplab.run.build import check_fits_data
+
+    loaded: dict[tuple[object, ...], TaskData] = {}
+    for point in points:
+        c = point.config
+        synthetic = c.dataset in DATASETS and DATASETS[c.dataset].default_n is not None
+        key = (c.dataset, c.n, c.noise, c.target, tuple(c.drop), c.impute, c.task,
+               c.seed if synthetic else None)  # fmt: skip
+        if key not in loaded:
+            loaded[key] = load_dataset(
+                c.dataset, n=c.n, noise=c.noise, seed=c.seed, target=c.target, drop=c.drop,
+                impute=c.impute, task=c.task,
+            )  # fmt: skip
+        check_fits_data(c, prepare(loaded[key], c))
 
 
 @dataclass
@@ -99,19 +138,29 @@ class RunOutcome:
     seconds: float
     messages: list[str] = field(default_factory=list)
     task: str = "binary"
+    error: str = ""  # the one-line error of a run that failed (it diverged): no rows then
 
 
-def run_point(point: SweepPoint, save_in: str | None = None) -> RunOutcome:
+def run_point(
+    point: SweepPoint, save_in: str | None = None, signals: SignalCatcher | None = None
+) -> RunOutcome:
     """Train one point with the whole CLI pipeline (data, model, fit); with ``save_in``, also
-    write its run directory there."""
+    write its run directory there. A run that fails on the user's account (it diverged) is an
+    outcome with its ``error``, not the end of the sweep. With ``signals``, a caught signal
+    stops it at the next step (:class:`Interrupted`)."""
     from looplab.pipeline import train
 
     config = point.config
     if save_in is not None:
         slug = "-".join(v.replace(",", "_").replace(" ", "") for v in point.values)
+        slug = re.sub(r"[^A-Za-z0-9_.=+-]+", "_", slug)[:200]  # one directory name, always
         config = config.replace(out=save_in, name=f"{slug}-seed{point.seed}")
     started = time.perf_counter()
-    result = train(config, write=save_in is not None)
+    callbacks = [StopOnSignal(signals)] if signals is not None else []
+    try:
+        result = train(config, callbacks, write=save_in is not None)
+    except LooplabError as exc:
+        return RunOutcome(point, [], time.perf_counter() - started, error=str(exc))
     seconds = time.perf_counter() - started
     return RunOutcome(
         point, result.history.to_dicts(), seconds, result.history.messages, result.data.task
@@ -122,13 +171,34 @@ def _one_thread() -> None:
     torch.set_num_threads(1)  # two small models on two cores: one thread each
 
 
-def _start_worker() -> None:
-    """One thread, and the slow first imports done up front rather than inside the first
-    run's timing (building the first torch.optim optimizer imports torch._dynamo: seconds)."""
-    _one_thread()
+def _imports() -> None:
+    """The slow first imports done up front rather than inside the first run's timing
+    (building the first torch.optim optimizer imports torch._dynamo: seconds)."""
     import torch._dynamo  # noqa: F401
 
     import looplab.pipeline  # noqa: F401
+
+
+def _start_worker() -> None:
+    """A worker process: one thread, the imports, and signals left to the parent. Ctrl-C
+    reaches the whole process group, but only the parent decides (it terminates the workers
+    with SIGTERM, whose default action ends them at once); and a worker dies with its parent,
+    so none is left behind whatever happens to the parent (Linux: PR_SET_PDEATHSIG)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            PR_SET_PDEATHSIG = 1
+            ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+            if os.getppid() == 1:  # the parent died before the line above: go too
+                os._exit(1)
+    _one_thread()
+    _imports()
+
+
+def max_jobs() -> int:
+    """At most two worker processes per core: more only share the cores and the memory."""
+    return 2 * (os.cpu_count() or 1)
 
 
 def run_sweep(
@@ -136,33 +206,67 @@ def run_sweep(
     jobs: int = 1,
     on_result: Callable[[RunOutcome], None] = lambda outcome: None,
     save_in: Path | None = None,
+    signals: SignalCatcher | None = None,
+    done: Collection[int] = (),
 ) -> list[RunOutcome]:
-    """Run every point, ``jobs`` at a time (processes), calling ``on_result`` as each ends;
-    outcomes come back in the order of ``points``."""
-    if jobs < 1:
-        raise ConfigError(f"--jobs must be at least 1, got {jobs}")
+    """Run every point whose index is not in ``done``, ``jobs`` at a time (processes), calling
+    ``on_result`` as each ends; return the new outcomes in the order of ``points``. With
+    ``signals``, a caught signal stops the sweep within a step: the workers are terminated and
+    :class:`Interrupted` is raised (every finished run has been given to ``on_result``)."""
+    if not 1 <= jobs <= max_jobs():
+        raise ConfigError(
+            f"--jobs must be from 1 to {max_jobs()} (two per core on this machine), got {jobs}"
+        )
     where = str(save_in) if save_in is not None else None
+    todo = [p for p in points if p.index not in done]
     outcomes: dict[int, RunOutcome] = {}
-    if jobs == 1:
+    if jobs == 1 or len(todo) <= 1:
         threads = torch.get_num_threads()
-        _start_worker()
+        _one_thread()
+        _imports()
         try:
-            for i, point in enumerate(points):
-                outcomes[i] = run_point(point, where)
-                on_result(outcomes[i])
+            for point in todo:
+                outcomes[point.index] = run_point(point, where, signals)
+                on_result(outcomes[point.index])
         finally:
             torch.set_num_threads(threads)
     else:
-        # fork where there is one (Linux), as torch's DataLoader does: workers start at once
-        # with everything imported; spawn elsewhere (a fresh interpreter per worker)
-        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        context = multiprocessing.get_context(method)
-        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker) as pool:
-            futures = {pool.submit(run_point, p, where): i for i, p in enumerate(points)}
-            for future in as_completed(futures):
-                outcomes[futures[future]] = future.result()
-                on_result(outcomes[futures[future]])
-    return [outcomes[i] for i in range(len(points))]
+        _run_in_workers(todo, jobs, where, signals, outcomes, on_result)
+    return [outcomes[p.index] for p in todo]
+
+
+def _run_in_workers(
+    todo: Sequence[SweepPoint],
+    jobs: int,
+    where: str | None,
+    signals: SignalCatcher | None,
+    outcomes: dict[int, RunOutcome],
+    on_result: Callable[[RunOutcome], None],
+) -> None:
+    """``todo`` in ``jobs`` worker processes; on a signal or an error, terminate them all."""
+    # fork where there is one (Linux), as torch's DataLoader does: workers start at once
+    # with everything imported; spawn elsewhere (a fresh interpreter per worker)
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    context = multiprocessing.get_context(method)
+    pool = ProcessPoolExecutor(min(jobs, len(todo)), mp_context=context, initializer=_start_worker)
+    finished = False
+    try:
+        pending: dict[Future[RunOutcome], int] = {
+            pool.submit(run_point, p, where): p.index for p in todo
+        }
+        while pending:
+            ready, _ = wait(pending, timeout=0.05, return_when=FIRST_COMPLETED)
+            for future in ready:
+                outcomes[pending.pop(future)] = outcome = future.result()
+                on_result(outcome)
+            if signals is not None and signals.signum is not None:
+                raise Interrupted(signals.signum)
+        finished = True
+    finally:
+        if not finished:  # a signal or an error: stop every worker now, not after its run
+            for process in list(pool._processes.values()):
+                process.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 @dataclass
@@ -226,8 +330,9 @@ def summarize(outcomes: Sequence[RunOutcome], target: float) -> list[CellSummary
     for outcome in outcomes:
         cells.setdefault(outcome.point.cell, []).append(outcome)
     rows = []
+    trained = next((o for o in outcomes if o.rows), outcomes[0] if outcomes else None)
     for runs in cells.values():
-        metric = main_metric(runs[0])
+        metric = main_metric(trained or runs[0])  # one metric for every cell, failed ones too
         loss = "val_loss" if metric.startswith("val_") else "train_loss"
         finals = [r.rows[-1].get(metric, math.nan) if r.rows else math.nan for r in runs]
         final_losses = [r.rows[-1].get(loss, math.nan) if r.rows else math.nan for r in runs]

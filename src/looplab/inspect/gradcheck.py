@@ -26,6 +26,10 @@ from looplab.errors import ConfigError, one_of
 ArrayLike = np.ndarray[Any, np.dtype[Any]] | Tensor
 
 LOSS_TASKS = {"mse": "regression", "bce": "binary", "ce": "multiclass"}  # CLI name -> task
+# Finite differences cost two forward passes per parameter: a check past this many parameters
+# (or rows) takes minutes, and says nothing a small one does not.
+MAX_PARAMETERS = 20_000
+MAX_BATCH = 10_000
 
 
 @dataclass(frozen=True)
@@ -82,8 +86,10 @@ def gradcheck(
     ``params`` are float64 arrays or CPU tensors; each entry is nudged in place by ``+eps`` and
     ``-eps`` and put back, so ``loss`` must read them where they live (as a model does).
     """
-    if not eps > 0:
+    if not 0 < eps < float("inf"):
         raise ConfigError(f"eps must be a positive number, got {eps!r}")
+    if not 0 <= tol < float("inf"):
+        raise ConfigError(f"tol must be a number >= 0, got {tol!r}")
     rows = []
     for name, param in params.items():
         values = _array(param)
@@ -130,15 +136,28 @@ def check_manual_mlp(
 ) -> GradcheckResult:
     """Gradient-check the hand-written backward of :class:`looplab.manual.mlp.ManualMLP` on a
     random float64 batch: ``loss`` is ``mse``, ``bce`` or ``ce`` (cross-entropy)."""
+    from looplab.manual.layers import ACTIVATIONS
     from looplab.manual.losses import LOSSES
     from looplab.manual.mlp import ManualMLP
-    from looplab.models.mlp import ModelSpec, build_model
+    from looplab.models.mlp import ModelSpec, build_model, parameter_count
 
     if loss not in LOSS_TASKS:
         raise ConfigError(f"unknown loss {one_of(loss, list(LOSS_TASKS))}")
+    if activation not in ACTIVATIONS:
+        raise ConfigError(
+            f"the manual MLP has no activation {one_of(activation, list(ACTIVATIONS))}"
+        )
     task = LOSS_TASKS[loss]
     outputs = classes if task == "multiclass" else 1
     spec = ModelSpec(in_features, outputs, tuple(hidden), activation)
+    count = parameter_count(spec)
+    if count > MAX_PARAMETERS:
+        raise ConfigError(
+            f"a gradient check of {count:,} parameters takes two forward passes per parameter; "
+            f"check at most {MAX_PARAMETERS:,}: use narrower --hidden or fewer --inputs"
+        )
+    if batch > MAX_BATCH:
+        raise ConfigError(f"--batch must be at most {MAX_BATCH:,} rows, got {batch:,}")
     net = ManualMLP.from_module(build_model(spec, seed=seed).double())  # checks the activation
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(batch, in_features, generator=g, dtype=torch.float64).numpy()

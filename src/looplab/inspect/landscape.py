@@ -360,9 +360,12 @@ def network_landscape(
     seed: int = 0,
     include_bias_norm: bool = False,
     on_progress: Progress = _no_progress,
+    on_part: Callable[[str, NetworkLandscape], None] = lambda part, land: None,
 ) -> NetworkLandscape:
     """The 2-D slice around ``model``'s weights and, given the run's ``path`` (its first point
-    is the initial weights), the 1-D interpolation from -0.5 to 1.5 and the projected path."""
+    is the initial weights), the 1-D interpolation from -0.5 to 1.5 and the projected path.
+    ``on_part`` hears each part as it is done (``"slice"``, ``"line"``, ``"plane"``), so an
+    interrupted command still has the parts it finished."""
     s = loss_slice(
         model,
         X,
@@ -374,8 +377,10 @@ def network_landscape(
         include_bias_norm=include_bias_norm,
         on_progress=on_progress,
     )
+    land = NetworkLandscape(s)
     if path is None:
-        return NetworkLandscape(s)
+        on_part("slice", land)
+        return land
     center = flat_parameters(model)
     if path.points.shape[1] != center.numel():
         raise DataError(
@@ -384,12 +389,16 @@ def network_landscape(
         )
     s.path = project_path(path.points, center, s.d1, s.d2)
     s.path_epochs = list(path.epochs)
-    alphas = torch.linspace(-0.5, 1.5, 2 * resolution - 1)
-    line = interpolate(LossAt(model, X, y, task), path.points[0], center, alphas)
-    plane = None
+    on_part("slice", land)
+    land.alphas = torch.linspace(-0.5, 1.5, 2 * resolution - 1)
+    land.line = interpolate(LossAt(model, X, y, task), path.points[0], center, land.alphas)
+    on_part("line", land)
     if len(path.points) >= 3:
-        plane = path_plane(model, X, y, task, path, resolution=resolution, on_progress=on_progress)
-    return NetworkLandscape(s, alphas, line, plane)
+        land.plane = path_plane(
+            model, X, y, task, path, resolution=resolution, on_progress=on_progress
+        )
+        on_part("plane", land)
+    return land
 
 
 __all__ = [

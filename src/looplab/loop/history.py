@@ -4,6 +4,7 @@ run made for the user (diagnoses, early stopping, rollbacks) as records."""
 from __future__ import annotations
 
 import csv
+import io
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -130,10 +131,15 @@ class History:
 
     def to_csv(self, path: Path) -> None:
         """Write the rows as CSV with a header; missing values are empty cells."""
-        with path.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=self.columns(), restval="")
-            writer.writeheader()
-            writer.writerows(self.rows)
+        path.write_text(self.to_csv_text(), newline="")
+
+    def to_csv_text(self) -> str:
+        """The CSV of :meth:`to_csv` as text (to be written atomically by the caller)."""
+        buffer = io.StringIO(newline="")
+        writer = csv.DictWriter(buffer, fieldnames=self.columns(), restval="")
+        writer.writeheader()
+        writer.writerows(self.rows)
+        return buffer.getvalue()
 
     @classmethod
     def from_csv(cls, path: Path) -> History:

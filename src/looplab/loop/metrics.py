@@ -28,76 +28,74 @@ from looplab.models.losses import predict_labels
 Reduce = Callable[[dict[str, float]], dict[str, float]]
 """Given this process's sums (and ``count``), the sums over every process."""
 
+SUMS = {"regression": ("loss", "sse", "sae", "y", "yy"), "classification": ("loss", "correct")}
+
 
 class RunningMetrics:
-    """Sums over an epoch's batches; :meth:`result` turns them into loss, accuracy or R^2 and MAE.
+    r"""Sums over an epoch's batches; :meth:`result` turns them into loss, accuracy or R^2 and MAE.
 
-    Sums stay on the tensors' device until :meth:`result`, so nothing syncs per batch on a GPU.
-    A classification batch's loss and correct count are kept as they come (the count with one
-    numpy call on the CPU) and summed in bulk every ``FOLD`` batches: for small models the
-    per-batch bookkeeping is a visible share of the step.
+    ``sums`` holds, in float64: the loss as $\sum_b n_b \bar\ell_b$, then the correct count
+    (classification), or the sums of squared and absolute errors, of y and of y^2 (regression).
+    On the CPU each batch is added with a few numpy calls (for small models the per-batch
+    bookkeeping is a visible share of the step); off the CPU the sums stay a tensor on the device
+    until :meth:`result`, so nothing waits for the device each batch. Either way batches are
+    added one after the other, so a resumed epoch adds up to the very same numbers.
     """
-
-    FOLD = 1024  # batches kept before they are summed into ``sums``
 
     def __init__(self, task: str, target_scale: float = 1.0, reduce: Reduce | None = None) -> None:
         self.task = task
         self.target_scale = target_scale  # the MAE is reported times this: in the target's units
         self.reduce = reduce  # sums over every process (None: this process is the whole run)
+        self.names = SUMS["regression" if task == "regression" else "classification"]
         self.count = 0
         self.total = 0  # rows on every process, as of the last result()
-        self.sums: dict[str, Tensor | float] = {}
-        self.losses: list[Tensor] = []  # each batch's mean loss, not yet summed
-        self.sizes: list[int] = []  # each batch's size, the loss's weight
-        self.counted: list[int] = []  # each batch's correct count, counted on the CPU
-        self.on_device: list[Tensor] = []  # or kept on its device (no sync per batch)
+        self.sums = dict.fromkeys(self.names, 0.0)
+        self.on_cpu: bool | None = None  # known from the first batch
+        self.device_sums: Tensor | None = None  # (len(names),) off the CPU, else None
 
     def update(self, loss: Tensor, logits: Tensor, y: Tensor) -> None:
         """Add one batch: ``loss`` is its mean loss, ``logits`` (batch, out), ``y`` (batch,)."""
+        if self.on_cpu is None:
+            self._start(logits.device)
         n = len(y)
         self.count += n
-        self.losses.append(loss.detach())
-        self.sizes.append(n)
-        logits = logits.detach()
-        if self.task == "regression":
-            err = logits.squeeze(-1).double() - y.double()
-            yd = y.double()
-            new = {"sse": (err * err).sum(), "sae": err.abs().sum()}
-            new["y"], new["yy"] = yd.sum(), (yd * yd).sum()
-            for k, v in new.items():
-                self.sums[k] = self.sums.get(k, 0.0) + v
-        elif logits.device.type == "cpu":  # numpy: one call instead of three tensor operations
-            z, labels = logits.numpy(), y.numpy()
-            predicted = z.argmax(axis=1) if self.task == "multiclass" else z[:, 0] > 0
-            self.counted.append(int(np.count_nonzero(predicted == labels)))
-        else:
-            self.on_device.append((predict_labels(logits, self.task) == y).sum())
-        if len(self.losses) >= self.FOLD:
-            self._fold()
-
-    def _fold(self) -> None:
-        """Add the kept batches into ``sums``: the loss as sum(n_b * loss_b) in float64."""
-        if not self.losses:
+        z = logits.detach() if logits.requires_grad else logits  # (batch, out)
+        if self.device_sums is not None:
+            self.device_sums += device_batch_sums(self.task, loss.detach(), z, y)
             return
-        losses = torch.stack(self.losses).double()  # (batches,)
-        sizes = torch.tensor(self.sizes, dtype=torch.float64, device=losses.device)
-        self.sums["loss"] = self.sums.get("loss", 0.0) + (losses * sizes).sum()
-        if self.counted:
-            self.sums["correct"] = self.sums.get("correct", 0.0) + sum(self.counted)
-        if self.on_device:
-            correct = torch.stack(self.on_device).sum().double()
-            self.sums["correct"] = self.sums.get("correct", 0.0) + correct
-        self.losses, self.sizes, self.counted, self.on_device = [], [], [], []
+        sums, labels = self.sums, y.numpy()
+        sums["loss"] += loss.item() * n
+        if self.task == "regression":
+            t = labels.astype(np.float64)  # (batch,)
+            err = z.numpy().reshape(n) - t  # (batch,) float64, from (batch, 1) or (batch,)
+            sums["sse"] += float(err @ err)
+            sums["sae"] += float(np.add.reduce(np.abs(err)))
+            sums["y"] += float(np.add.reduce(t))
+            sums["yy"] += float(t @ t)
+        else:  # one numpy call each, where tensor operations cost several times more
+            zn = z.numpy()
+            predicted = zn.argmax(axis=1) if self.task == "multiclass" else zn.reshape(n) > 0
+            sums["correct"] += int(np.count_nonzero(predicted == labels))
+
+    def _start(self, device: torch.device) -> None:
+        self.on_cpu = device.type == "cpu"
+        if not self.on_cpu:
+            values = [self.sums[k] for k in self.names]
+            self.device_sums = torch.tensor(values, dtype=torch.float64, device=device)
+
+    def _sync(self) -> None:
+        """Bring the device's sums back (one wait for the device)."""
+        if self.device_sums is not None:
+            self.sums = dict(zip(self.names, self.device_sums.tolist(), strict=True))
 
     def result(self) -> dict[str, float]:
         """Metrics of everything added so far, on every process (empty before any batch)."""
-        self._fold()
-        s = {k: float(v) for k, v in self.sums.items()}
+        self._sync()
+        s, n = dict(self.sums), self.count
         if self.reduce is not None:  # a collective: every process calls it at the same point
-            s = self.reduce({"count": float(self.count), **s})
-            n = self.total = int(s.pop("count"))
-        else:
-            n = self.total = self.count
+            s = self.reduce({"count": float(n), **s})
+            n = int(s.pop("count"))
+        self.total = n
         if n == 0:
             return {}
         out = {"loss": s["loss"] / n}
@@ -110,13 +108,25 @@ class RunningMetrics:
         return out
 
     def state_dict(self) -> dict[str, float | int]:
-        self._fold()
-        return {"count": self.count, **{k: float(v) for k, v in self.sums.items()}}
+        self._sync()
+        return {"count": self.count, **self.sums}
 
     def load_state_dict(self, state: dict[str, float | int]) -> None:
         self.count = int(state["count"])
-        self.sums = {k: float(v) for k, v in state.items() if k != "count"}
-        self.losses, self.sizes, self.counted, self.on_device = [], [], [], []
+        self.sums = {k: float(state.get(k, 0.0)) for k in self.names}
+        self.on_cpu, self.device_sums = None, None  # the next batch puts them on its device
+
+
+def device_batch_sums(task: str, loss: Tensor, logits: Tensor, y: Tensor) -> Tensor:
+    """One batch's terms of :attr:`RunningMetrics.sums`, as a tensor on the batch's device."""
+    n = len(y)
+    if task == "regression":
+        err, yd = logits.reshape(n).double() - y.double(), y.double()  # (batch,)
+        terms = [loss.double() * n, (err * err).sum(), err.abs().sum(), yd.sum(), (yd * yd).sum()]
+    else:
+        correct = (predict_labels(logits, task) == y).sum()
+        terms = [loss.double() * n, correct.double()]
+    return torch.stack(terms)
 
 
 def evaluate(

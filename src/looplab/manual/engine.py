@@ -7,12 +7,15 @@ shape as the autograd path, so ``fit``'s step reads the same for both engines::
     loss = loss_fn(logits, yb)  # ManualLossFn: a scalar tensor ...
     optimizer.zero_grad()
     loss.backward()             # ... whose backward is the hand-written one, writing p.grad
-    optimizer.step()            # any optimizer that reads p.grad: torch.optim or from scratch
+    optimizer.step()            # any optimizer that reads p.grad: fused, torch.optim, scratch
 
-The weights stay the MLP's own parameters: the engine computes on numpy views of them (no copy)
-and writes its gradients into ``p.grad``, so optimizers, checkpoints, saving and reports do not
-know which engine ran. It is fast because numpy's per-operation cost on small arrays is a
-fraction of autograd's (graph building) and of torch's dispatch (see benchmarks/manual_engine.py).
+The weights stay the MLP's own parameters: the engine moves them into one flat array
+(:mod:`looplab.manual.flat`), computes on numpy views of them (no copy) and writes its
+gradients into views of one flat gradient array that are the parameters' ``p.grad``, so
+optimizers, checkpoints, saving and reports do not know which engine ran, and the fused
+optimizers of :mod:`looplab.manual.fused` update all the weights with a few array operations.
+It is fast because numpy's per-operation cost on small arrays is a fraction of autograd's
+(graph building) and of torch's dispatch (see benchmarks/fit_speed.py).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import torch
 from torch import Tensor, nn
 
 from looplab.errors import ConfigError
+from looplab.manual.flat import FlatParameters
 from looplab.manual.layers import Array
 from looplab.manual.losses import LOSSES
 from looplab.manual.mlp import ManualMLP, check_supported
@@ -38,6 +42,8 @@ class OneBlasThread:
     The engine's matrices are small: waking a second thread costs more than it saves, and on a
     busy machine far more (measured: a (64, 64) by (64, 128) product took 170 us with two
     OpenBLAS threads and 11 us with one). The previous thread count is restored on exit.
+    Re-entrant: ``run.fit`` holds it around the whole loop, so the engine's own forward and
+    backward (which also hold it, for callers that train without ``run.fit``) cost nothing.
     """
 
     def __init__(self) -> None:
@@ -45,17 +51,22 @@ class OneBlasThread:
         # alone: asking costs as much as a small matrix product
         self.libs = [lib for lib in blas_libraries() if lib.get_num_threads() > 1]
         self.saved = [1] * len(self.libs)  # thread counts found on entry, restored on exit
+        self.depth = 0  # how many times entered and not yet left
 
     def __enter__(self) -> None:
-        for i, lib in enumerate(self.libs):
-            self.saved[i] = threads = lib.get_num_threads()
-            if threads > 1:
-                lib.set_num_threads(1)
+        self.depth += 1
+        if self.depth == 1:
+            for i, lib in enumerate(self.libs):
+                self.saved[i] = threads = lib.get_num_threads()
+                if threads > 1:
+                    lib.set_num_threads(1)
 
     def __exit__(self, *exc: object) -> None:
-        for lib, threads in zip(self.libs, self.saved, strict=True):
-            if threads > 1:
-                lib.set_num_threads(threads)
+        self.depth -= 1
+        if self.depth == 0:
+            for lib, threads in zip(self.libs, self.saved, strict=True):
+                if threads > 1:
+                    lib.set_num_threads(threads)
 
 
 @functools.cache
@@ -67,36 +78,49 @@ def blas_libraries() -> list[Any]:
 
 
 class Engine:
-    """The hand-built network over numpy views of an MLP's parameters, and the gradient writer."""
+    """The hand-built network over the MLP's own parameters, kept flat (:mod:`flat`), and the
+    gradient writer."""
 
     def __init__(self, model: MLP) -> None:
         self.one_thread = OneBlasThread()
-        self.params = list(model.parameters())  # fc1.weight, fc1.bias, fc2.weight, ...
         self.model = model
-        self.net = ManualMLP.from_module(model)
-        self.pointers = [p.data_ptr() for p in self.params]
+        self.flat = FlatParameters(list(model.parameters()))  # fc1.weight, fc1.bias, fc2...
+        views = self.flat.grad_views
+        # each layer's backward writes its gradients straight into the flat gradient
+        self.net = ManualMLP.from_module(
+            model, grads_into=list(zip(views[::2], views[1::2], strict=True))
+        )
         self.last_logits: Tensor | None = None
 
     def forward(self, x: Tensor) -> Tensor:
         """(batch, in) float tensor on the CPU -> (batch, out) logits (sharing numpy's memory)."""
-        if [p.data_ptr() for p in self.params] != self.pointers:  # a parameter was replaced
-            self.net = ManualMLP.from_module(self.model)
-            self.pointers = [p.data_ptr() for p in self.params]
+        if self.flat.moved():  # a parameter was given new memory (p.data = ...): take it back
+            self.flat.adopt()
         with self.one_thread:
             self.last_logits = torch.from_numpy(self.net.forward(x.numpy()))
         return self.last_logits
 
     def backward(self, logits: Tensor, grad_logits: Array) -> None:
-        """Backpropagate dL/dlogits and add the gradients into ``p.grad`` (as autograd does)."""
+        """Backpropagate dL/dlogits into ``p.grad``, adding to what is there (as autograd does).
+
+        After ``zero_grad()`` (every ``p.grad`` None) the layers write the gradients straight
+        into the flat gradient and each ``p.grad`` becomes its view: nothing is copied."""
         if logits is not self.last_logits:
             raise RuntimeError("the manual engine's backward needs the logits of its last forward")
+        params, flat = self.flat.params, self.flat
+        held = [p.grad for p in params]
+        fresh = all(g is None for g in held)
+        before = None if fresh else flat.grads.copy()  # (total,) to add the new gradients to
         with self.one_thread:
-            self.net.backward(grad_logits)
-        for p, g in zip(self.params, self.net.gradients(), strict=True):
-            if p.grad is None:
-                p.grad = torch.from_numpy(g)  # no copy: the tensor is numpy's array
-            else:
-                p.grad.add_(torch.from_numpy(g))
+            self.net.backward(grad_logits)  # into flat.grads
+        for p, g, mine, where in zip(params, held, flat.grad_tensors, flat.slices, strict=True):
+            if g is None:
+                p.grad = mine
+            elif g is mine:
+                assert before is not None
+                flat.grads[where] += before[where]
+            else:  # a gradient tensor that is not the engine's: add into it
+                g.add_(mine)
 
 
 class ManualModel(nn.Module):
@@ -112,7 +136,8 @@ class ManualModel(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """(batch, in_features) -> (batch, out_features) logits."""
-        check_input_width(x, self.spec.in_features)
+        if x.ndim != 2 or x.shape[-1] != self.spec.in_features:
+            check_input_width(x, self.spec.in_features)  # raises the course's ShapeError
         return self.engine.forward(x)
 
     # Called straight, without nn.Module's hook machinery (~7 us a call, a tenth of the numpy

@@ -32,9 +32,18 @@ class Linear:
     $\partial L/\partial x = g W$, where $g = \partial L/\partial y$ is (batch, out).
     """
 
-    def __init__(self, weight: Array, bias: Array, input_grad: bool = True) -> None:
+    def __init__(
+        self,
+        weight: Array,
+        bias: Array,
+        input_grad: bool = True,
+        grads_into: tuple[Array, Array] | None = None,
+    ) -> None:
         self.weight, self.bias = weight, bias
         self.input_grad = input_grad  # the first layer's input is data: skip its gradient
+        # arrays shaped as (weight, bias) that backward writes the gradients into (the manual
+        # engine's flat gradient), else each backward makes new ones
+        self.grads_into = grads_into or (None, None)
         self.grad_weight: Array | None = None
         self.grad_bias: Array | None = None
         self.x: Array | None = None
@@ -47,8 +56,9 @@ class Linear:
 
     def backward(self, grad: Array) -> Array:
         assert self.x is not None, "backward before forward"
-        self.grad_weight = grad.T @ self.x  # (out, in): sums over the batch
-        self.grad_bias = np.add.reduce(grad, axis=0)  # (out,): grad.sum(0), minus a wrapper
+        into_weight, into_bias = self.grads_into
+        self.grad_weight = np.matmul(grad.T, self.x, out=into_weight)  # (out, in): sums the batch
+        self.grad_bias = np.add.reduce(grad, axis=0, out=into_bias)  # (out,): grad.sum(0)
         if not self.input_grad:
             return grad  # nobody reads it
         return grad @ self.weight  # (batch, in)

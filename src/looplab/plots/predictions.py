@@ -8,7 +8,6 @@ import numpy as np
 import torch
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
-from sklearn.metrics import r2_score
 from torch import Tensor, nn
 
 from looplab.data.preprocess import Preprocessor
@@ -132,6 +131,17 @@ def fitted_curve(
     return fig
 
 
+def r_squared(truth: np.ndarray, predicted: np.ndarray) -> float:
+    r"""$R^2 = 1 - \sum (y - \hat y)^2 / \sum (y - \bar y)^2$, as scikit-learn's ``r2_score``
+    gives it (1 for a constant target predicted exactly, else 0 for one), without importing
+    scikit-learn for a figure's title."""
+    residual = float(((truth - predicted) ** 2).sum())
+    spread = float(((truth - truth.mean()) ** 2).sum())
+    if spread == 0:
+        return 1.0 if residual == 0 else 0.0
+    return 1 - residual / spread
+
+
 def predicted_vs_true(
     model: nn.Module,
     X: Tensor,
@@ -152,6 +162,6 @@ def predicted_vs_true(
     ax.set_xlabel(f"true {target_name}")
     ax.set_ylabel(f"predicted {target_name}")
     ax.set_aspect("equal", adjustable="datalim")
-    ax.set_title(wrapped(f"{title}, R$^2$ = {r2_score(truth, predicted):.4g}"))
+    ax.set_title(wrapped(f"{title}, R$^2$ = {r_squared(truth, predicted):.4g}"))
     ax.legend(loc="upper left")
     return fig

@@ -1,5 +1,5 @@
 """The building blocks of a report page: a section, a figure as an embedded PNG, a table, a
-number to 4 significant digits, the run's one-line title, and the page itself."""
+number to 4 significant digits, and the page itself."""
 
 from __future__ import annotations
 
@@ -10,12 +10,10 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from matplotlib.figure import Figure
-
 from looplab.plots.style import DPI, fit_titles
 
 if TYPE_CHECKING:
-    from looplab.run.result import TrainResult
+    from matplotlib.figure import Figure
 
 
 @dataclass(frozen=True)
@@ -30,16 +28,6 @@ class Section:
 
     def html(self) -> str:
         return f'<section id="{self.id}"><h2>{html.escape(self.title)}</h2>{self.body}</section>'
-
-
-def run_title(result: TrainResult) -> str:
-    """What was run, in one line: dataset, model, optimizer, batch size."""
-    c, s = result.config, result.spec
-    widths = "-".join(str(w) for w in (s.in_features, *s.hidden, s.out_features))
-    extras = [s.activation] + ([f"{s.norm} norm"] if s.norm != "none" else [])
-    extras += ["residual"] if s.residual and s.hidden else []
-    model = f"MLP {widths} ({', '.join(extras)})" if s.hidden else f"linear {widths}"
-    return f"{result.data.name}: {model}, {c.optimizer} lr {c.lr:g}, batch {c.batch_size}"
 
 
 def figure_html(fig: Figure, alt: str) -> str:

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from looplab.report.blocks import Section, render, run_title
+from looplab.report.blocks import Section, render
 from looplab.report.landscape_section import landscape_section
 from looplab.report.monitor_sections import (
     activations_section,
@@ -27,9 +26,7 @@ from looplab.report.sections import (
     metrics_section,
     summary_section,
 )
-
-if TYPE_CHECKING:
-    from looplab.run.result import TrainResult
+from looplab.run.result import TrainResult, run_title
 
 SECTIONS: list[Callable[[TrainResult], Section | None]] = [
     metrics_section,

@@ -7,25 +7,22 @@ to show (gradient flow and histograms need ``--monitor``).
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING
 
 from looplab.plots.monitors import activation_histograms, columns_of, gradient_flow, layer_stats
-from looplab.report.blocks import Section, figure_html, run_title, table_html
-from looplab.watch.diagnoses import diagnoses_in
+from looplab.report.blocks import Section, figure_html, table_html
+from looplab.run.result import TrainResult, run_title
+from looplab.watch.diagnoses import KINDS, NEED_MONITOR, diagnoses_in
 from looplab.watch.monitors import ACTIVATIONS_FILE, load_samples
-
-if TYPE_CHECKING:
-    from looplab.run.result import TrainResult
 
 
 def diagnoses_section(result: TrainResult) -> Section:
     """What the run's diagnoses said, or that none of them fired."""
     found = diagnoses_in(result.history)
     monitored = bool(columns_of(result.history, "grad_norm"))
-    checked = "non-finite loss, plateau and overfitting" + (
-        ", exploding and vanishing gradients, dead ReLUs"
+    checked = ", ".join(k for k in KINDS if k not in NEED_MONITOR) + (
+        ", " + ", ".join(NEED_MONITOR)
         if monitored
-        else " (train with --monitor to also check gradients and dead ReLUs)"
+        else " (train with --monitor to also check " + ", ".join(NEED_MONITOR) + ")"
     )
     if not found:
         return Section("Diagnoses", f"<p>Nothing to report. Checked: {html.escape(checked)}.</p>")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import html
 import math
-from typing import TYPE_CHECKING
 
 import torch
 
@@ -18,10 +17,9 @@ from looplab.models.losses import predict_labels
 from looplab.plots.confusion import confusion_matrix
 from looplab.plots.curves import LOSS_LABEL, loss_curves, metric_curves
 from looplab.plots.predictions import decision_boundary, fitted_curve, predicted_vs_true
-from looplab.report.blocks import Section, figure_html, fmt, run_title, table_html
-
-if TYPE_CHECKING:
-    from looplab.run.result import TrainResult
+from looplab.report.blocks import Section, figure_html, fmt, table_html
+from looplab.run.result import TrainResult, run_title
+from looplab.watch.diagnoses import other_notes
 
 
 def metrics_section(result: TrainResult) -> Section:
@@ -32,7 +30,9 @@ def metrics_section(result: TrainResult) -> Section:
     names = sorted({name for metrics in result.final.values() for name in metrics})
     rows = [[name, *(fmt(result.final[s].get(name, math.nan)) for s in splits)] for name in names]
     total_time = history.seconds
-    notes = "".join(f"<li>{html.escape(m)}</li>" for m in history.messages)
+    # diagnoses have their own section: here only the other notes (early stopping, rollbacks,
+    # the data's notes), so that each note is said once
+    notes = "".join(f"<li>{html.escape(str(n))}</li>" for n in other_notes(history))
     about = "".join(f"<li>{html.escape(line)}</li>" for line in result.about_final)
     body = (
         f"<p>{len(history)} epochs in {total_time:.2f} s of training and validation "

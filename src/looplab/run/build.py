@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import random
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,14 +20,16 @@ from torch import nn
 from looplab.config import Config
 from looplab.data.batches import Batches, make_batches
 from looplab.data.prepared import PreparedData
-from looplab.data.registry import check_dataset
 from looplab.data.shards import ShardedBatches
 from looplab.data.split import Split
 from looplab.errors import ConfigError
 from looplab.loop.protocols import BatchSource, LossFn, Optimizer
-from looplab.manual.engine import manual_engine
+from looplab.manual.engine import ManualModel, manual_engine
 from looplab.models.losses import TaskLoss
-from looplab.models.mlp import ModelSpec
+from looplab.models.mlp import ModelSpec, parameter_count
+from looplab.resources import check_memory
+from looplab.run.checks import checked
+from looplab.run.data_checks import check_data, check_model_fits
 from looplab.run.distributed import Distributed, data_parallel, rank_seed
 from looplab.run.optimizers import build_optimizer
 from looplab.run.precision import autocast_forward, compile_model, loss_scaling
@@ -34,6 +37,9 @@ from looplab.run.schedules import LoopSchedule, PlateauSchedule, build_scheduler
 from looplab.run.threads import auto_threads
 
 VAL_BATCH = 4096  # rows per validation batch: no gradients are kept, so large is cheap
+# Bytes per parameter to train: float32 weights, gradients, two optimizer moments, and the
+# copies a checkpoint and the divergence guard make, with room to spare.
+TRAIN_BYTES_PER_PARAMETER = 32
 
 
 @dataclass
@@ -50,6 +56,13 @@ class Built:
     device: torch.device
     threads: int  # torch CPU threads while training: config.threads, or chosen when 0
 
+    def one_blas_thread(self) -> AbstractContextManager[object]:
+        """Numpy's BLAS on one thread while the manual engine trains (once around the loop,
+        not twice a step); nothing for autograd."""
+        if isinstance(self.model, ManualModel):
+            return self.model.engine.one_thread
+        return nullcontext()
+
 
 def model_spec(config: Config, data: PreparedData) -> ModelSpec:
     """The model a config asks for, sized to the data: inputs = features, outputs = classes."""
@@ -64,20 +77,13 @@ def model_spec(config: Config, data: PreparedData) -> ModelSpec:
     )
 
 
-def checked(config: Config) -> Config:
-    """``config`` validated field by field, and its dataset checked by the data registry:
-    every mistake that needs no data is found here, before anything is written."""
-    config.validate()
-    check_dataset(config.dataset, config.target, config.n, config.noise)
-    return config
-
-
 def build(
     model: nn.Module, data: PreparedData, config: Config, place: Distributed | None = None
 ) -> Built:
     """Seed everything, place ``model`` on its device and build the loop's inputs; as rank
     ``place`` of a data-parallel job: this rank's shard and the DDP-wrapped model."""
     check_fits_data(checked(config), data)
+    check_model_fits(model, data)  # the API's model is the user's own: the CLI's fits by build
     manual = config.engine == "manual"  # hand-written backward on numpy: CPU only
     device = pick_device("cpu" if manual and config.device == "auto" else config.device, place)
     check_hardware(config, device)
@@ -87,13 +93,14 @@ def build(
     model.to(device)
     loss_fn: LossFn
     forward, loss_fn = manual_engine(model, data.task) if manual else (model, TaskLoss(data.task))
+    flat = forward.engine.flat if isinstance(forward, ManualModel) else None  # its one array
     if config.compile:
         compile_model(model)
     forward = autocast_forward(forward, device, config.precision)
     if place is not None:  # backward all-reduces the gradients
         forward = data_parallel(forward, device, config.sync_bn)
     train, val = batches_for(data, config, device, generator, place)
-    optimizer = build_optimizer(model.parameters(), config)
+    optimizer = build_optimizer(model.parameters(), config, flat)
     steps = math.ceil(len(train) / config.accumulate)  # optimizer steps an epoch
     scheduler = build_scheduler(optimizer, config, steps_per_epoch=steps)
     if config.precision == "fp16":  # the loss's gradient scaled up, the step's down
@@ -146,19 +153,50 @@ def batches_for(
 
 
 def check_fits_data(config: Config, data: PreparedData) -> None:
-    """Config checks that need the data (and the device): raise a ConfigError before any work
-    is done."""
+    """Config checks that need the data, and the data's own (shapes, labels, finite values):
+    raise before any work is done, so that nothing fails once training has started."""
     place = Distributed(0, config.nproc) if config.nproc > 1 else None  # the device's kind
     check_hardware(config, pick_device(config.device, place))
     if config.patience > 0 and data.val is None:
         raise ConfigError("patience needs a validation split: set val_fraction above 0")
-    if isinstance(data.train, Split) and isinstance(config.batch_size, int):
+    check_data(data)
+    if isinstance(data.train, Split):
         rows = len(data.train)
-        if config.batch_size > rows:
+        if isinstance(config.batch_size, int) and config.batch_size > rows:
             raise ConfigError(
                 f"batch_size {config.batch_size} is larger than the training split ({rows} rows); "
                 f"use --batch-size {rows} or less, or --batch-size full"
             )
+        if config.model == "mlp" and config.hidden and config.norm == "batch":
+            check_batch_norm_batches(rows, config.batch_size, config.drop_last)
+    spec = model_spec(config, data)
+    check_memory(
+        f"training a model of {parameter_count(spec):,} parameters",
+        parameter_count(spec) * TRAIN_BYTES_PER_PARAMETER,
+        "use smaller --hidden widths",
+    )
+    # the optimizer and schedule as fit will build them, on a stand-in parameter: a schedule
+    # that cannot run on this many updates per epoch is refused here, not at the first step
+    steps = len(make_batches(data.train, config.batch_size, drop_last=config.drop_last))
+    build_scheduler(build_optimizer([torch.zeros(1, requires_grad=True)], config), config, steps)
+
+
+def check_batch_norm_batches(rows: int, batch_size: int | str, drop_last: bool) -> None:
+    """Batch norm normalizes each unit over the batch: a batch of one row has no spread, and
+    torch refuses it in training. Refuse a batch size of 1, or a last batch of 1 row."""
+    size = rows if batch_size == "full" else int(batch_size)
+    if size == 1 or rows == 1:
+        raise ConfigError(
+            "batch norm needs at least 2 rows per batch (it normalizes over the batch), got "
+            "batches of 1; use --batch-size 2 or more, or --norm layer"
+        )
+    if rows % size == 1 and not drop_last:
+        divisors = [b for b in range(size - 1, 1, -1) if rows % b != 1][:1]
+        other = f", or --batch-size {divisors[0]}" if divisors else ""
+        raise ConfigError(
+            f"{rows} training rows in batches of {size} leave a last batch of 1 row, which "
+            f"batch norm cannot normalize; add --drop-last{other}, or use --norm layer"
+        )
 
 
 def seed_everything(seed: int) -> torch.Generator:

@@ -41,7 +41,7 @@ def fit(
             check_config(snapshot, config)
         if place is not None:  # this rank's own generators and share of the running sums
             snapshot = snapshot_for_rank(snapshot, place)
-    with torch_threads(built.threads):
+    with torch_threads(built.threads), built.one_blas_thread():
         return loop.fit(
             built.model,
             built.train,

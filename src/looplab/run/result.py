@@ -47,3 +47,13 @@ class TrainResult:
         if self.data.task == "regression" and pre is not None and pre.scales_target:
             lines.append("loss: MSE on the standardized target; mae: in the target's units")
         return lines
+
+
+def run_title(result: TrainResult) -> str:
+    """What was run, in one line: dataset, model, optimizer, batch size."""
+    c, s = result.config, result.spec
+    widths = "-".join(str(w) for w in (s.in_features, *s.hidden, s.out_features))
+    extras = [s.activation] + ([f"{s.norm} norm"] if s.norm != "none" else [])
+    extras += ["residual"] if s.residual and s.hidden else []
+    model = f"MLP {widths} ({', '.join(extras)})" if s.hidden else f"linear {widths}"
+    return f"{result.data.name}: {model}, {c.optimizer} lr {c.lr:g}, batch {c.batch_size}"

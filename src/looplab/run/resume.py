@@ -16,7 +16,7 @@ from looplab.config import BEFORE_FIELD, Config, from_dict, from_saved
 from looplab.errors import ConfigError
 from looplab.loop.history import History
 from looplab.loop.snapshot import history_of
-from looplab.watch.checkpoint import Payload, read_checkpoint
+from looplab.watch.checkpoint import Found, Payload, read_checkpoint
 
 # Config fields that change how a run is kept or shown, never the numbers it computes.
 HARMLESS_FIELDS = frozenset(
@@ -98,19 +98,22 @@ def resume_config(run_dir: Path, config_file: Path | None, overrides: dict[str, 
     if config_file is not None:
         values.update(load_toml(config_file))
     values.update({k: v for k, v in overrides.items() if v is not None})
-    from looplab.run.build import checked
+    from looplab.run.checks import checked
 
     return checked(from_dict(values))
 
 
-def prepare_resume(run_dir: Path, config: Config) -> tuple[Payload, list[str]]:
+def prepare_resume(run_dir: Path, config: Config) -> tuple[Found, list[str]]:
     """The newest good checkpoint of ``run_dir`` that ``config`` may continue, and notes for
-    the user: damaged checkpoints skipped, the resume point, harmless config changes."""
+    the user: damaged checkpoints skipped, the resume point, harmless config changes. Reads
+    only: every refusal comes before anything in the run directory changes (the caller sets
+    the damaged checkpoints aside with ``found.set_aside()`` once the run goes ahead)."""
     from looplab.errors import RunError
     from looplab.run.directory import read_status
+    from looplab.run.schedules import schedule_plan
     from looplab.watch.checkpoint import CHECKPOINT_DIR, latest_good
 
-    found = latest_good(run_dir / CHECKPOINT_DIR)
+    found = latest_good(run_dir / CHECKPOINT_DIR, set_aside=False)
     payload = found.payload
     notes = [f"{message}; resuming from {found.path.name}" for message in found.damaged]
     harmless = check_config(payload, config, source=str(run_dir))
@@ -120,13 +123,28 @@ def prepare_resume(run_dir: Path, config: Config) -> tuple[Payload, list[str]]:
             f"run {str(run_dir)!r} is already complete ({saved_epochs} epochs); to train it "
             f"longer, resume with --epochs N for some N > {saved_epochs}"
         )
+    done = int(payload["epoch"])
+    if config.epochs < done:
+        raise RunError(
+            f"run {str(run_dir)!r} has already trained {done} epochs, more than --epochs "
+            f"{config.epochs}; resume with --epochs {max(done, saved_epochs)} or more"
+        )
+    scheduler = payload.get("scheduler")
+    if isinstance(scheduler, dict) and "looplab_plan" in scheduler:
+        saved_plan, plan = scheduler["looplab_plan"], schedule_plan(config)
+        if saved_plan != plan:
+            raise ConfigError(
+                f"cannot resume {str(run_dir)!r} with --epochs {config.epochs}: its learning-rate "
+                f"schedule is {saved_plan}, and this run's would be {plan or 'constant'}; "
+                f"resume with --epochs {saved_epochs} (or start a new run)"
+            )
     notes.append(
         f"resuming {run_dir} from {found.path.name}: {payload['epoch']} epochs and "
         f"{payload['batch']} batches done (step {payload['step']})"
     )
     if harmless:
         notes.append(f"changed on resume: {', '.join(harmless)}")
-    return payload, notes
+    return found, notes
 
 
 def is_done(payload: Payload, config: Config) -> bool:

@@ -30,6 +30,8 @@ def fit_with_rollback(
     rollback is a note in ``history.notes`` (the progress bar prints them)."""
     rollbacks = 0
     lrs: list[float] = []
+    said: list[Note] = []  # every rollback's note: a second rollback to the same checkpoint
+    # restores a history that does not have the first one
     while True:
         try:
             return fit_once(resume)
@@ -58,8 +60,10 @@ def fit_with_rollback(
                 step=exc.step,
                 numbers={"lr": lr, "restored_step": float(found.payload["step"])},
             )
+            said.append(note)
             history = dict(resume["history"])
-            history["notes"] = [*history.get("notes", []), note.to_dict()]
+            kept = [n for n in history.get("notes", []) if n.get("kind") != ROLLBACK]
+            history["notes"] = [*kept, *(n.to_dict() for n in said)]
             resume["history"] = history
 
 

@@ -6,6 +6,7 @@ reads it without unpickling code: weights, the model spec, the preprocessing and
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,11 +18,13 @@ from looplab.config import Config, from_saved, load_toml
 from looplab.data.prepared import PreparedData
 from looplab.data.preprocess import Preprocessor
 from looplab.errors import RunError
+from looplab.files import write_atomic
 from looplab.models.mlp import MLP, ModelSpec, build_model
-from looplab.task import Task
 
-FORMAT_VERSION = 1
-MODEL_FILE = "model.pt"
+# defined with the run directory (listing runs needs them without torch), re-exported here
+from looplab.run.directory import FORMAT_VERSION as FORMAT_VERSION
+from looplab.run.directory import MODEL_FILE as MODEL_FILE
+from looplab.task import Task
 
 
 def save_model(path: Path, model: nn.Module, spec: ModelSpec, data: PreparedData) -> None:
@@ -36,7 +39,9 @@ def save_model(path: Path, model: nn.Module, spec: ModelSpec, data: PreparedData
         "encoding": data.encoding,
         "preprocessor": data.preprocessor.state_dict() if data.preprocessor else None,
     }
-    torch.save(payload, path)
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    write_atomic(path, buffer.getvalue())  # a full disk leaves no half-written model.pt
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """The learning-rate schedule a config asks for, from ``torch.optim.lr_scheduler`` or from
-:mod:`looplab.manual.schedules` (``config.impl``), and when the loop must step it.
+:mod:`looplab.manual.schedules` (``config.impl``; the manual engine's fused optimizers, which
+torch's schedulers do not take, always get looplab's), and when the loop must step it.
 
 Settings (the config names only the schedule, ``lr``, ``epochs`` and ``warmup``):
 
@@ -98,12 +99,13 @@ class PlateauSchedule:
 
 
 def planned_state(scheduler: SchedulerState, plan: str) -> StateDict:
-    """The scheduler's state with the plan it follows."""
-    return {**scheduler.state_dict(), "looplab_plan": plan}
+    """The scheduler's state with the plan it follows and whose scheduler it is."""
+    return {**scheduler.state_dict(), "looplab_plan": plan, "looplab_impl": impl_of(scheduler)}
 
 
 def load_planned_state(scheduler: SchedulerState, plan: str, state: StateDict) -> None:
-    """Load a saved state into ``scheduler``, refusing one saved under another plan."""
+    """Load a saved state into ``scheduler``, refusing one saved under another plan or by the
+    other family of schedulers (their states differ)."""
     state = dict(state)
     saved = state.pop("looplab_plan", plan)
     if saved != plan:
@@ -111,7 +113,20 @@ def load_planned_state(scheduler: SchedulerState, plan: str, state: StateDict) -
             f"the checkpoint's learning-rate schedule is {saved}, this run's would be "
             f"{plan}; resume with the run's --epochs (or --schedule constant)"
         )
+    # older checkpoints do not say; torch's schedulers all count a last_epoch
+    impl = state.pop("looplab_impl", "torch" if "last_epoch" in state else "looplab")
+    if impl != impl_of(scheduler):
+        raise ConfigError(
+            f"the checkpoint's schedule state was written by {impl}'s schedulers and this run "
+            f"steps {impl_of(scheduler)}'s (the manual engine's fused optimizers use looplab's "
+            "since this version); start a new run"
+        )
     scheduler.load_state_dict(state)
+
+
+def impl_of(scheduler: SchedulerState) -> str:
+    """Whose scheduler this is: ``torch`` or ``looplab`` (:mod:`looplab.manual.schedules`)."""
+    return "torch" if isinstance(scheduler, torch.optim.lr_scheduler.LRScheduler) else "looplab"
 
 
 def step_every(epochs: int) -> int:
@@ -136,6 +151,16 @@ def warmup_epochs(config: Config) -> int:
     return warmup
 
 
+def schedule_plan(config: Config) -> str:
+    """What a checkpoint records of the schedule, e.g. ``"cosine over 20 epochs"`` (``""`` for
+    constant): a resumed run must keep it, so a resume compares it before writing anything."""
+    warmup = warmup_epochs(config)
+    name = "warmup_cosine" if config.schedule == "cosine" and warmup else config.schedule
+    if name == "constant":
+        return ""
+    return name if name == "plateau" else f"{name} over {config.epochs} epochs"
+
+
 def build_scheduler(
     optimizer: Optimizer, config: Config, steps_per_epoch: int
 ) -> LoopSchedule | PlateauSchedule | None:
@@ -149,8 +174,10 @@ def build_scheduler(
         raise ConfigError("one_cycle needs a warm-up of 2 updates or more; raise --warmup")
     pct_start = warmup / epochs if warmup else 0.3
     per_step = name in ("warmup_cosine", "one_cycle")
-    plan = f"{name} over {epochs} epochs"
-    if config.impl == "scratch":
+    plan = schedule_plan(config)
+    if config.impl == "scratch" or not isinstance(optimizer, torch.optim.Optimizer):
+        # the from-scratch schedules, equal to torch's (tests/manual/test_schedules.py), drive
+        # any optimizer with param_groups; torch's only drive torch.optim's
         from looplab.manual import schedules as s
 
         if name == "plateau":
@@ -163,8 +190,7 @@ def build_scheduler(
             "one_cycle": lambda: s.OneCycle(optimizer, total, pct_start),
         }
         return LoopSchedule(scratch[name](), per_step, plan)
-    if not isinstance(optimizer, torch.optim.Optimizer):
-        raise TypeError(f"torch's schedules step a torch.optim optimizer, not {optimizer!r}")
+    assert isinstance(optimizer, torch.optim.Optimizer)  # the others took looplab's above
     if name == "plateau":
         plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer, factor=PLATEAU_FACTOR, patience=PLATEAU_PATIENCE

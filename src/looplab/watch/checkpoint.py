@@ -22,8 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from looplab.errors import RunError
 
 CHECKPOINT_FORMAT = 1
@@ -47,6 +45,8 @@ def encode(payload: Payload) -> bytes:
     """Header line + ``torch.save`` body of ``payload`` (a dict of tensors and plain values),
     marked with the checkpoint format."""
     buffer = io.BytesIO()
+    import torch  # here: listing a run's checkpoints (looplab runs) needs no torch
+
     torch.save({**payload, "format_version": CHECKPOINT_FORMAT}, buffer)
     body = buffer.getvalue()
     digest = hashlib.sha256(body).hexdigest()
@@ -79,6 +79,8 @@ def read_checkpoint(path: str | Path) -> Payload:
     if hashlib.sha256(body).hexdigest().encode() != match[2]:
         raise CheckpointError(f"checkpoint {str(path)!r} is damaged: its checksum does not match")
     try:
+        import torch
+
         payload = torch.load(io.BytesIO(body), map_location="cpu", weights_only=True)
     except Exception as exc:  # weights_only refuses anything but tensors and plain values
         raise CheckpointError(
@@ -121,22 +123,32 @@ class Found:
     path: Path
     payload: Payload
     damaged: list[str] = field(default_factory=list)  # one message per skipped file
+    damaged_paths: list[Path] = field(default_factory=list)
+
+    def set_aside(self) -> None:
+        """Rename the damaged newer checkpoints to ``*.damaged`` (once a resume is sure to go
+        ahead: a refused command changes nothing on disk)."""
+        for path in self.damaged_paths:
+            with contextlib.suppress(OSError):
+                path.rename(path.with_name(path.name + ".damaged"))
 
 
 def latest_good(directory: Path, set_aside: bool = True) -> Found:
     """The newest readable checkpoint in ``directory``; damaged newer ones are reported and,
     with ``set_aside``, renamed to ``*.damaged`` so rotation never keeps them over good ones."""
     damaged: list[str] = []
+    damaged_paths: list[Path] = []
     for path in reversed(list_checkpoints(directory)):
         try:
             payload = read_checkpoint(path)
         except CheckpointError as exc:
             damaged.append(str(exc))
-            if set_aside:
-                with contextlib.suppress(OSError):
-                    path.rename(path.with_name(path.name + ".damaged"))
+            damaged_paths.append(path)
             continue
-        return Found(path, payload, damaged)
+        found = Found(path, payload, damaged, damaged_paths)
+        if set_aside:
+            found.set_aside()
+        return found
     if damaged:
         raise CheckpointError(f"no usable checkpoint in {str(directory)!r}: {damaged[-1]}")
     raise CheckpointError(

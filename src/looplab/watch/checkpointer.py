@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from torch import Tensor
 
@@ -35,6 +35,12 @@ class Signals(Protocol):
     signum: int | None
 
 
+class Stateful(Protocol):
+    """A callback whose own state is part of exact resume (the layer monitor's)."""
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+
 class Checkpointer(Callback):
     """Write ``ckpt-e<epoch>-b<batch>.pt`` files into ``directory`` and keep the newest ``keep``.
 
@@ -42,7 +48,9 @@ class Checkpointer(Callback):
     written. With ``signals``, a caught SIGINT/SIGTERM makes the next safe point write a
     checkpoint and raise :class:`Interrupted`. ``initial`` also writes one before the first
     step, so a rollback always has a state to go back to. ``extra`` entries (the run's config)
-    are stored in every checkpoint beside the loop's snapshot.
+    are stored in every checkpoint beside the loop's snapshot, and so is the ``state_dict()``
+    of each of ``parts`` (e.g. ``{"monitor": monitor}``), taken at the moment of the save; the
+    run gives each its entry back when it resumes.
 
     In a data-parallel job every rank runs a Checkpointer, so that each save happens on all of
     them at the same step: ``gather`` makes the job's snapshot from each rank's (a collective),
@@ -60,6 +68,7 @@ class Checkpointer(Callback):
         extra: Mapping[str, object] | None = None,
         gather: Callable[[Snapshot], Snapshot] | None = None,
         writes: bool = True,
+        parts: Mapping[str, Stateful] | None = None,
     ) -> None:
         self.directory = directory
         self.every_epochs = every_epochs
@@ -70,13 +79,15 @@ class Checkpointer(Callback):
         self.extra = dict(extra or {})
         self.gather = gather
         self.writes = writes
+        self.parts = dict(parts or {})
         self.last_saved: tuple[int, int] | None = None
         self.written: list[Path] = []
 
     def save(self, state: LoopState, finished: bool = False) -> Path:
         """Write the state now (atomically), then drop checkpoints beyond the newest ``keep``."""
         path = self.directory / checkpoint_name(state.epoch, state.batch)
-        snapshot = capture(state, finished, self.extra)
+        parts = {name: part.state_dict() for name, part in self.parts.items()}
+        snapshot = capture(state, finished, {**self.extra, **parts})
         if self.gather is not None:
             snapshot = self.gather(snapshot)
         if self.writes:

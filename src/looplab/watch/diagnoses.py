@@ -3,24 +3,51 @@ r"""Diagnoses in words: during training, say once what went wrong and what to tr
 :class:`Diagnoses` is a callback. Each diagnosis is a :class:`~looplab.loop.history.Note`
 record (kind, what was seen, advice, epoch, step and the numbers behind it), added to
 ``history.notes`` the first time it is seen (the progress bar prints new notes; the run saves
-them in ``messages.txt`` and the report):
+them in ``messages.txt`` and the report). The rules are pure functions of the history in
+:mod:`looplab.watch.diagnosis_rules`, the words in :mod:`looplab.watch.diagnosis_notes`.
+$L_0$ is the training loss of a constant guess (the class frequencies, or the target's mean);
+the fit is *poor* when its skill $1 - L/L_0$ ($R^2$ for regression) or its accuracy skill
+$(a - a_0)/(1 - a_0)$ over the majority rate $a_0$ is under 1/3 (medians of 3 epochs):
 
-- ``non-finite loss``: the step, and the first layer (in forward order) whose gradient is
-  non-finite (:func:`first_nonfinite_layer`), with why when the initial weights were too large;
-- ``exploding gradients``: the total gradient norm grew more than 10x within a few steps;
-- ``vanishing gradients``: the first layer's gradient norm is over 1000x smaller than the last's;
-- ``dead ReLUs``: more than half of a layer's units never fired during an epoch;
-- ``plateau``: the training loss has not improved for ``plateau_epochs`` epochs;
-- ``overfitting``: validation loss rising for ``overfit_epochs`` epochs while training loss falls.
+- ``non-finite loss``: the loss or a gradient became NaN/inf; names the step, the first layer
+  (in forward order) whose gradient is non-finite, and why (weights too large, lr, target);
+- ``diverging`` (every step): the median of the last 3 step losses is over 100x the larger of
+  the first step's loss and $L_0$. The divergence guard stops such a run;
+- ``unstable``: each of the last 10 epochs' training losses is over 1.5x the best before them,
+  by over $0.1 L_0$; or the fit is poor, the last 10 epochs' median is no better than the best
+  before, and the loss changes by over 2% from one epoch to the next (median): lr too large;
+- ``loss scale`` (regression): training $R^2 < 0$ for the last 3 epochs and a target whose
+  root mean square is over 10 (targets unknown: a first loss over 100): standardize it;
+- ``plateau``: the fit is poor, its loss fell by under 5% over the last 20 epochs (median of
+  the window's first third against its last third) and did not rise, and the weights moved
+  under 1% of their norm since the start: the steps are too small (a higher lr);
+- ``underfitting``: the fit is poor and its loss fell by under 1% over the last 20 epochs,
+  or, at the end of the run, by under 5% over the last 10. The advice follows the evidence: a
+  linear model (an MLP), a loss still falling by over 1% (more epochs, a higher lr), else a
+  larger model;
+- ``overfitting``: no new best validation loss for 10 epochs; each of the last 5 over 1.1x the
+  best and their median over 1.2x the median of the 5 around it; the training loss's median
+  under 0.9x its level then; the rise over twice the validation loss's median epoch-to-epoch
+  change since the best, over $0.01 L_0$ and over $2 L_0 / n_{val}$. Or, at the end, a
+  generalization gap: training accuracy over validation accuracy by over 5 points and 3
+  standard errors on $n_{val}$ rows (regression: $R^2$ by over 0.2 and 3 standard errors);
+- with ``--monitor`` (a :class:`~looplab.watch.monitors.LayerMonitor`): ``exploding
+  gradients`` (the median total gradient norm of 3 steps over 10x that of the 10 before and
+  above every earlier step, while the loss is over 1.5x the first), ``vanishing gradients``
+  (the first layer's gradient norm over 1000x smaller than the last's, no layer over half
+  dead) and ``dead ReLUs`` (over half of a layer's units never fired in an epoch, and either a
+  layer is at least 90% dead or the fit is poor and stuck with no other cause named).
 
-The first two and the last two need no monitors; exploding, vanishing and dead ReLUs read a
-:class:`~looplab.watch.monitors.LayerMonitor`'s columns, so they need ``--monitor``.
+A diagnosis is not said after one that it would contradict or that already names its cause
+(:data:`BLOCKED_BY`): no "plateau: try a higher lr" after a diverging loss, no vanishing after
+exploding gradients, no underfitting after overfitting or dead ReLUs.
 """
 
 from __future__ import annotations
 
 import math
-import statistics
+from array import array
+from collections import deque
 
 import torch
 from torch import Tensor, nn
@@ -28,16 +55,53 @@ from torch import Tensor, nn
 from looplab.loop.events import Callback
 from looplab.loop.history import History, Note, Row
 from looplab.loop.state import LoopState
+from looplab.watch import diagnosis_rules as rules
+from looplab.watch.diagnosis_notes import (
+    DEAD_RELU,
+    DIVERGING,
+    EXPLODING,
+    LOSS_SCALE,
+    NONFINITE,
+    OVERFITTING,
+    PLATEAU,
+    UNDERFITTING,
+    UNSTABLE,
+    VANISHING,
+    NoteWriter,
+    why_runaway,
+)
+from looplab.watch.diagnosis_rules import Baseline
 from looplab.watch.monitors import LayerMonitor, linear_layers
 
-NONFINITE = "non-finite loss"
-EXPLODING = "exploding gradients"
-VANISHING = "vanishing gradients"
-DEAD_RELU = "dead ReLUs"
-PLATEAU = "plateau"
-OVERFITTING = "overfitting"
+__all__ = [
+    "BLOCKED_BY", "DEAD_RELU", "DIVERGING", "EXPLODING", "KINDS", "LOSS_SCALE", "MESSAGES_FILE",
+    "NEED_MONITOR", "NONFINITE", "OVERFITTING", "PLATEAU", "UNDERFITTING", "UNSTABLE",
+    "VANISHING", "Diagnoses", "RunawayWatch", "baseline_of", "diagnoses_in", "diverging_text",
+    "first_nonfinite_layer", "nonfinite_explanation", "other_notes", "oversized_layers",
+]  # fmt: skip
+
 MESSAGES_FILE = "messages.txt"  # what the run said, one message a line, in the run directory
-KINDS = (NONFINITE, EXPLODING, VANISHING, DEAD_RELU, PLATEAU, OVERFITTING)
+KINDS = (NONFINITE, DIVERGING, UNSTABLE, LOSS_SCALE, EXPLODING, VANISHING, DEAD_RELU, PLATEAU,
+         UNDERFITTING, OVERFITTING)  # fmt: skip
+NEED_MONITOR = (EXPLODING, VANISHING, DEAD_RELU)  # these read a LayerMonitor's columns
+
+_RUNAWAY = {NONFINITE, DIVERGING}
+# a named cause of a poor fit: the fit's own diagnosis would only repeat it, with worse advice
+_CAUSES = {*_RUNAWAY, EXPLODING, UNSTABLE, LOSS_SCALE, VANISHING, DEAD_RELU}
+# A diagnosis is not said after one of these: it would contradict it, or the run's numbers no
+# longer mean what the rule assumes (a diverged loss is no plateau).
+BLOCKED_BY: dict[str, set[str]] = {
+    PLATEAU: {*_CAUSES, UNDERFITTING},
+    UNDERFITTING: {*_CAUSES, PLATEAU, OVERFITTING},
+    OVERFITTING: {*_RUNAWAY, UNSTABLE, UNDERFITTING},
+    UNSTABLE: {*_RUNAWAY, LOSS_SCALE},
+    LOSS_SCALE: _RUNAWAY,
+    VANISHING: {*_RUNAWAY, EXPLODING},
+    EXPLODING: {VANISHING},
+}
+
+# the history columns the rules read, kept by the callback as the rows come
+_COLUMNS = ("train_loss", "val_loss", "train_accuracy", "train_r2")
 
 # A weight std this many times the 1/sqrt(fan_in) of a scaled initialization is "too large".
 OVERSIZED = 2.5
@@ -68,11 +132,67 @@ def oversized_layers(model: nn.Module) -> list[tuple[str, float, int]]:
     return out
 
 
+def baseline_of(state: LoopState) -> Baseline | None:
+    """The constant guess's loss on the training targets, read from in-memory batches (which
+    keep their ``y``); None for streamed data."""
+    y = getattr(state.train_batches, "y", None)
+    if not isinstance(y, Tensor) or len(y) == 0:
+        return None
+    val_y = getattr(state.val_batches, "y", None)
+    n_val = len(val_y) if isinstance(val_y, Tensor) and len(val_y) else None
+    if state.task == "regression":
+        mean, var = float(y.double().mean()), float(y.double().var(unbiased=False))
+        return Baseline(var, mean=mean, std=math.sqrt(var), n_val=n_val)
+    counts = torch.bincount(y.long().flatten()).double()
+    p = counts[counts > 0] / counts.sum()  # (classes,)
+    return Baseline(float(-(p * p.log()).sum()), majority=float(p.max()), n_val=n_val)
+
+
+class RunawayWatch:
+    """The step losses the ``diverging`` rule reads: the run's first, and the last three.
+    The divergence guard keeps one too, so it stops a runaway run without the diagnoses."""
+
+    def __init__(self) -> None:
+        self.start = math.nan
+        self.recent: deque[float] = deque(maxlen=3)
+        self.guess_loss = math.nan
+
+    def on_fit_start(self, state: LoopState) -> None:
+        self.recent.clear()  # a rollback or resume starts over from a good checkpoint
+        if state.step > 0 and not math.isfinite(self.start) and len(state.history):
+            self.start = state.history[0].get("train_loss", math.nan)  # resumed: epoch 1's
+        baseline = baseline_of(state)
+        self.guess_loss = baseline.loss if baseline is not None else math.nan
+
+    def add(self, state: LoopState, value: float) -> rules.Runaway | None:
+        """Record one step's loss; the evidence when the loss has run away, else None."""
+        if state.step == 1:
+            self.start = value
+        self.recent.append(value)
+        if not value > 100 * self.start:  # the median of 3 cannot be over 100x: ~all steps
+            return None
+        return rules.diverging(self.start, list(self.recent), self.guess_loss)
+
+
+def diverging_text(found: rules.Runaway) -> str:
+    """What a runaway loss did, in words."""
+    start = f"its start ({found.start:.4g})"
+    if found.reference > found.start:  # measured against the larger of the two
+        start = f"a constant guess's loss ({found.reference:.4g}; it started at {found.start:.4g})"
+    return (
+        f"the training loss grew to {found.recent:.3g} (median of the last 3 steps), "
+        f"{found.factor:.3g}x {start}"
+    )
+
+
 class Diagnoses(Callback):
-    """Watches the run and adds each diagnosis once to ``state.history.notes``.
+    """Watches the run and adds each diagnosis once to ``state.history.notes``: the runaway
+    ones after every step, most after every epoch, underfitting and the generalization gap
+    also at the end of the run.
 
     Pass the run's ``monitor`` to get the diagnoses that need per-layer statistics (and the
-    exact step at which a gradient first went non-finite).
+    exact step at which a gradient first went non-finite). It keeps a copy of the weights at
+    the start (how far they moved tells a plateau) and every step's loss as a float.
     """
 
     def __init__(
@@ -81,6 +201,7 @@ class Diagnoses(Callback):
         *,
         plateau_epochs: int = 20,
         overfit_epochs: int = 10,
+        unstable_epochs: int = 10,
         explode_factor: float = 10.0,
         vanish_factor: float = 1000.0,
         dead_fraction: float = 0.5,
@@ -88,23 +209,47 @@ class Diagnoses(Callback):
         self.monitor = monitor
         self.plateau_epochs = plateau_epochs
         self.overfit_epochs = overfit_epochs
+        self.unstable_epochs = unstable_epochs
         self.explode_factor = explode_factor
         self.vanish_factor = vanish_factor
         self.dead_fraction = dead_fraction
         self.said: set[str] = set()
-        self.first_loss = math.nan
+        self.runaway = RunawayWatch()
+        self.losses = array("d")  # every step's loss of this fit, for exploding gradients
         self.oversized: list[tuple[str, float, int]] = []
+        self.baseline: Baseline | None = None
+        self._notes = NoteWriter(None, plateau_epochs)
+        self._columns: dict[str, list[float]] = {name: [] for name in _COLUMNS}
+        self._start_weights = torch.zeros(0)  # a copy of the weights at the start of fit
         self._checked_steps = 0
 
+    @property
+    def first_loss(self) -> float:
+        return self.runaway.start
+
     def on_fit_start(self, state: LoopState) -> None:
+        # what the history already says: nothing on a fresh run; a resumed run's notes; after a
+        # rollback, those of the restored checkpoint (the abandoned attempt's no longer hold)
+        self.said = {n.kind for n in state.history.notes if n.kind in KINDS}
         self.oversized = oversized_layers(state.model)
+        self.baseline = baseline_of(state)
+        self._notes = NoteWriter(self.baseline, self.plateau_epochs)
+        self._columns = {name: state.history.column(name) for name in _COLUMNS}
+        self.runaway.on_fit_start(state)
+        self.losses, self._checked_steps = array("d"), 0
+        self._start_weights = _flat_weights(state.model)
 
     def on_batch_end(self, state: LoopState, epoch: int, batch: int, loss: Tensor) -> None:
         if NONFINITE in self.said:
             return
         value = float(loss.detach())
-        if state.step == 1:
-            self.first_loss = value
+        self.losses.append(value)
+        found = self.runaway.add(state, value)
+        if found is not None:
+            why, advice = self._why_runaway(state, overflowed=False)
+            text = f"by step {state.step} (epoch {epoch}) {diverging_text(found)}; {why}"
+            numbers = {"start": found.start, "recent": found.recent, "factor": found.factor}
+            self._say(state, Note(DIVERGING, text, advice, epoch, state.step, numbers))
         grads_bad = self.monitor is not None and self.monitor.last_step_finite() is False
         if math.isfinite(value) and not grads_bad:
             return
@@ -119,65 +264,106 @@ class Diagnoses(Callback):
                 what += f"; the first layer with a non-finite gradient is {layer}"
             else:
                 what += " (every gradient still finite: the loss itself overflowed)"
-        why, advice = self._why_nonfinite(state)
+        why, advice = self._why_runaway(state, overflowed=True)
         numbers = {"step": float(state.step), "loss": value, "first_loss": self.first_loss}
         self._say(state, Note(NONFINITE, f"{what}; {why}", advice, epoch, state.step, numbers))
 
     def on_epoch_end(self, state: LoopState, epoch: int, row: Row) -> None:
-        history = state.history
         if NONFINITE in self.said:  # after a NaN every other statistic is meaningless
             return
+        history = state.history
+        for name, values in self._columns.items():  # kept as they come: no scan per epoch
+            values.append(row.get(name, math.nan))
+        train = self._columns["train_loss"]
+        fit = self._fit()
         if self.monitor is not None:
             self._check_exploding(state)
             self._check_vanishing(state, epoch, row)
-            self._check_dead(state, epoch, row)
-        self._check_plateau(state, epoch, history)
-        self._check_overfitting(state, epoch, history)
+            # a poor, stuck fit is the dead units' doing unless something else was named
+            poor = rules.underfitting(fit, self.plateau_epochs) and not self.said & _CAUSES
+            self._check_dead(state, epoch, row, poor)
+        self._check_loss_scale(state, epoch, history)
+        n = self.unstable_epochs
+        poor = fit is not None and fit.poor  # most rules below are about poor fits: cheap first
+        rise = rules.unstable(train, self._guess_loss, n)
+        if rise is None and poor:
+            rise = rules.bouncing(train, fit, n)
+        if rise is not None:
+            self._say(state, self._notes.unstable(rise, state, epoch, n))
+        stuck = poor and fit is not None and fit.window >= self.plateau_epochs
+        moved = self._moved(state) if stuck else math.inf  # a copy of the weights: only then
+        if rules.plateau(fit, moved, self.plateau_epochs):
+            assert fit is not None
+            self._say(state, self._notes.plateau(fit, moved, state, epoch))
+        if rules.underfitting(fit, self.plateau_epochs):
+            assert fit is not None
+            self._say(state, self._notes.underfitting(fit, state, epoch))
+        val = self._columns["val_loss"]
+        n_val = self.baseline.n_val if self.baseline else None
+        found = rules.overfitting(val, train, self.overfit_epochs, self._guess_loss, n_val)
+        if found is not None:
+            self._say(state, self._notes.overfitting(found, state, epoch))
 
-    # ---- the diagnoses ------------------------------------------------------------------
-
-    def _why_nonfinite(self, state: LoopState) -> tuple[str, str]:
-        """Why the loss went non-finite ("why: ..."), and what to try ("try ...")."""
-        lr = state.lr
-        first = f"{self.first_loss:.4g}" if math.isfinite(self.first_loss) else "?"
-        if self.oversized:
-            name, std, fan_in = max(self.oversized, key=lambda t: t[1] * math.sqrt(t[2]))
-            scaled = 1 / math.sqrt(fan_in)
-            return (
-                f"why: the initial weights are too large for this width ({name} has std "
-                f"{std:.3g} over fan-in {fan_in}, {std / scaled:.3g}x the 1/sqrt(fan_in) = "
-                f"{scaled:.3g} of a scaled initialization), so the first loss ({first}) and "
-                f"gradients are huge and each step at lr {lr:g} overshoots further",
-                f"try a scaled initialization (PyTorch's default, --init xavier_normal, or "
-                f"--init kaiming_normal with standardized inputs) or a lower learning rate "
-                f"(--lr {lr / 10:g})",
-            )
-        return (
-            f"why: the steps overshoot (the loss was {first} at step 1 and grew until it "
-            f"overflowed), so lr {lr:g} is too large here",
-            f"try a lower learning rate (--lr {lr / 10:g}), standardized inputs, or a scaled "
-            f"initialization",
+    def on_fit_end(self, state: LoopState, history: History) -> None:
+        """What only the whole run shows: a fit still poor at the end, a train/val gap."""
+        if NONFINITE in self.said or not len(history):
+            return
+        epoch = len(history)
+        fit = self._fit(max(2, self.plateau_epochs // 2))  # how the run ended: a shorter window
+        if rules.underfitting(fit, self.plateau_epochs, final=True):
+            assert fit is not None
+            self._say(state, self._notes.underfitting(fit, state, epoch))
+        if fit is None or fit.poor:  # a gap of a poor fit is not overfitting
+            return
+        metric = "r2" if state.task == "regression" else "accuracy"
+        n_val = self.baseline.n_val if self.baseline else None
+        gap = rules.generalization_gap(
+            metric, history.column(f"train_{metric}"), history.column(f"val_{metric}"), n_val
         )
+        if gap is not None:
+            self._say(state, self._notes.gap(gap, n_val or 0, state, epoch))
+
+    # ---- evidence the rules need ------------------------------------------------------------
+
+    @property
+    def _guess_loss(self) -> float:
+        return self.baseline.loss if self.baseline is not None else math.nan
+
+    def _fit(self, window: int = 0) -> rules.Fit | None:
+        """The fit now, with the loss's improvement over ``window`` epochs (default: the
+        plateau window)."""
+        columns = self._columns  # (a regression run's accuracy is NaN: no accuracy skill)
+        return rules.fit_now(
+            columns["train_loss"], columns["train_accuracy"], self.baseline,
+            window or self.plateau_epochs,
+        )  # fmt: skip
+
+    def _moved(self, state: LoopState) -> float:
+        """How far the weights moved since the start, as a fraction of their norm then."""
+        now, start = _flat_weights(state.model), self._start_weights
+        if now.shape != start.shape or float(start.norm()) == 0:
+            return math.inf
+        return float((now - start).norm() / start.norm())
+
+    def _why_runaway(self, state: LoopState, overflowed: bool) -> tuple[str, str]:
+        """Why the loss ran away ("why: ..."), and what to try ("try ...")."""
+        return why_runaway(state.lr, self.first_loss, self.oversized, self.baseline, overflowed)
+
+    def _check_loss_scale(self, state: LoopState, epoch: int, history: History) -> None:
+        if state.task == "regression" and rules.loss_scale(
+            self._columns["train_r2"], self.baseline, self.first_loss
+        ):
+            self._say(state, self._notes.loss_scale(history, self.first_loss, state, epoch))
 
     def _check_exploding(self, state: LoopState) -> None:
-        """Median of the last 3 steps' total norms over 10x the median of the 10 before."""
         assert self.monitor is not None
-        norms = self.monitor.step_totals
-        start, self._checked_steps = max(3, self._checked_steps), len(norms)
-        for t in range(start, len(norms)):
-            recent = _finite_median(norms[t - 2 : t + 1])
-            before = _finite_median(norms[max(0, t - 12) : t - 2])
-            if before > 0 and recent > self.explode_factor * before:
-                self._say(state, Note(
-                    EXPLODING,
-                    f"by step {t + 1} the total gradient norm grew {recent / before:.3g}x within a "
-                    f"few steps (median {before:.3g} -> {recent:.3g}), so the updates are running "
-                    f"away",
-                    f"try a lower learning rate (--lr {state.lr / 10:g}), gradient clipping, "
-                    f"or a scaled initialization",
-                    state.epoch + 1, t + 1, {"before": before, "recent": recent},
-                ))  # fmt: skip
-                return
+        norms = self.monitor.step_totals[-len(self.losses) :] if len(self.losses) else []
+        found = rules.exploding(
+            norms, self.losses, self.first_loss, self._checked_steps, self.explode_factor
+        )
+        self._checked_steps = len(norms)
+        if found is not None:
+            self._say(state, self._notes.exploding(found, state))
 
     def _check_vanishing(self, state: LoopState, epoch: int, row: Row) -> None:
         names = self.monitor.layer_names if self.monitor else []
@@ -185,118 +371,36 @@ class Diagnoses(Callback):
             return
         first = row.get(f"grad_norm/{names[0]}", math.nan)
         last = row.get(f"grad_norm/{names[-1]}", math.nan)
-        if math.isfinite(first) and math.isfinite(last) and first * self.vanish_factor < last:
-            ratio = f"{last / first:.3g}x" if first > 0 else "infinitely"
-            self._say(state, Note(
-                VANISHING,
-                f"at epoch {epoch} the gradient norm of {names[0]} ({first:.3g}) is {ratio} "
-                f"smaller than that of {names[-1]} ({last:.3g}), so the first layers barely "
-                f"learn",
-                "try --activation relu, --norm batch or layer, --residual, or a scaled "
-                "initialization",
-                epoch, state.step, {"first": first, "last": last},
-            ))  # fmt: skip
+        dead = any(v > self.dead_fraction for c, v in row.items() if c.startswith("dead_frac/"))
+        if not dead and rules.vanishing(first, last, self.vanish_factor):  # dead: no gradient
+            self._say(state, self._notes.vanishing(names, first, last, state, epoch))
 
-    def _check_dead(self, state: LoopState, epoch: int, row: Row) -> None:
-        dead = {
-            c.removeprefix("dead_frac/"): v
-            for c, v in row.items()
-            if c.startswith("dead_frac/") and v > self.dead_fraction
-        }
+    def _check_dead(self, state: LoopState, epoch: int, row: Row, poor_fit: bool) -> None:
+        fractions = {c.removeprefix("dead_frac/"): v for c, v in row.items()
+                     if c.startswith("dead_frac/")}  # fmt: skip
+        dead = rules.dead_relus(fractions, poor_fit, self.dead_fraction)
         if dead:
-            layers = ", ".join(f"{v:.0%} of {name}'s units" for name, v in dead.items())
-            self._say(state, Note(
-                DEAD_RELU,
-                f"in epoch {epoch}, {layers} never fired (output 0 for every training example), "
-                f"so they get no gradient and cannot recover",
-                "try a lower learning rate, --activation leaky_relu, a scaled initialization "
-                "(--init kaiming_normal), or --norm batch",
-                epoch, state.step, dead,
-            ))  # fmt: skip
-
-    def _check_plateau(self, state: LoopState, epoch: int, history: History) -> None:
-        losses = history.column("train_loss")
-        n = self.plateau_epochs
-        if n <= 0 or len(losses) <= n or not all(math.isfinite(v) for v in losses[-n - 1 :]):
-            return
-        best_before = min(losses[:-n])
-        if min(losses[-n:]) >= best_before - 1e-4 * abs(best_before):
-            self._say(state, Note(
-                PLATEAU,
-                f"the training loss has not improved for {n} epochs (best {best_before:.4g}, "
-                f"now {losses[-1]:.4g} at epoch {epoch})",
-                "if it is still too high, try a higher learning rate, a learning-rate schedule "
-                "or a larger model; if it is low enough, stop earlier with --patience",
-                epoch, state.step, {"best": best_before, "now": losses[-1]},
-            ))  # fmt: skip
-
-    def _check_overfitting(self, state: LoopState, epoch: int, history: History) -> None:
-        found = overfitting(
-            history.column("val_loss"), history.column("train_loss"), self.overfit_epochs
-        )
-        if found is not None:
-            v0, v1, t0, t1 = found
-            self._say(state, Note(
-                OVERFITTING,
-                f"over epochs {epoch - self.overfit_epochs}-{epoch} the validation loss rose "
-                f"from about {v0:.4g} to {v1:.4g} while the training loss fell from about "
-                f"{t0:.4g} to {t1:.4g}: the model is memorizing the training set",
-                "try early stopping (--patience 10), weight decay (--weight-decay 1e-3), "
-                "dropout (--dropout 0.2), more data, or a smaller model",
-                epoch, state.step, {"val_start": v0, "val_end": v1, "train_start": t0,
-                                    "train_end": t1},
-            ))  # fmt: skip
+            self._say(state, self._notes.dead(dead, epoch, state.step))
 
     def _say(self, state: LoopState, note: Note) -> None:
-        if note.kind not in self.said:
+        if note.kind not in self.said and not BLOCKED_BY.get(note.kind, set()) & self.said:
             self.said.add(note.kind)
             state.history.note(note)
 
 
-def overfitting(
-    val: list[float], train: list[float], n: int
-) -> tuple[float, float, float, float] | None:
-    """Over the last ``n`` epochs, did validation loss rise while training loss fell?
-
-    Robust to single noisy epochs: compares the medians of the window's first and last thirds
-    (a rise over 10%, a fall over 2%, both least-squares slopes agreeing), and asks that the
-    validation loss end over 10% above the training loss and above its own best. Returns the
-    medians (val start, val end, train start, train end), or None.
-    """
-    if n <= 0 or len(val) <= n:
-        return None
-    v, t = val[-n - 1 :], train[-n - 1 :]
-    if not all(math.isfinite(x) for x in (*v, *t)):
-        return None
-    k = max(2, len(v) // 3)
-    v0, v1 = statistics.median(v[:k]), statistics.median(v[-k:])
-    t0, t1 = statistics.median(t[:k]), statistics.median(t[-k:])
-    rising = v1 > 1.1 * v0 and _slope(v) > 0 and v1 > 1.1 * min(val)
-    falling = t1 < 0.98 * t0 and _slope(t) < 0
-    return (v0, v1, t0, t1) if rising and falling and v1 > 1.1 * t1 else None
-
-
-def _slope(values: list[float]) -> float:
-    """Least-squares slope of ``values`` against 0, 1, 2, ..."""
-    n = len(values)
-    mx, my = (n - 1) / 2, sum(values) / n
-    return sum((i - mx) * (y - my) for i, y in enumerate(values)) / sum(
-        (i - mx) ** 2 for i in range(n)
-    )
-
-
-def _finite_median(values: list[float]) -> float:
-    finite = [v for v in values if math.isfinite(v)]
-    return statistics.median(finite) if finite else math.nan
+def _flat_weights(model: nn.Module) -> Tensor:
+    """Every parameter of ``model`` in one detached 1-D copy."""
+    params = [p.detach().reshape(-1) for p in model.parameters()]
+    return torch.cat(params).clone() if params else torch.zeros(0)
 
 
 def nonfinite_explanation(history: History) -> str | None:
-    """The "why: ...; try ..." part of a run's non-finite diagnosis, or None.
+    """The "why: ...; try ..." part of a run's non-finite or diverging diagnosis, or None.
 
     :class:`Diagnoses` runs before the divergence guard, so when the guard stops a run the
     explanation is already among ``history.notes``: the guard can add it to its error.
     """
-    for note in history.notes_of(NONFINITE):
+    for note in [*history.notes_of(NONFINITE), *history.notes_of(DIVERGING)]:
         if "why: " in note.text:
             return "why: " + note.text.split("why: ", 1)[1] + f"; {note.advice}"
     return None
@@ -305,3 +409,8 @@ def nonfinite_explanation(history: History) -> str | None:
 def diagnoses_in(history: History) -> list[Note]:
     """The diagnoses among a run's notes."""
     return [n for n in history.notes if n.kind in KINDS]
+
+
+def other_notes(history: History) -> list[Note]:
+    """The run's notes that are not diagnoses: early stopping, rollbacks, the data's notes."""
+    return [n for n in history.notes if n.kind not in KINDS]

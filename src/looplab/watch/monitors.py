@@ -16,20 +16,27 @@ At the end of each epoch it writes one column per statistic and layer into the h
 Everything per step stays in tensors (fused ``torch._foreach_*`` calls, no Python loop over
 parameters), so the overhead on a small MLP stays small (``benchmarks/monitor_overhead.py``).
 At chosen epochs it also keeps a sample of each activation layer's outputs for histograms.
+
+The monitor is part of exact resume: :meth:`LayerMonitor.state_dict` holds the samples of the
+epochs done and, mid-epoch, the epoch's unreduced outputs and per-step sums as they are, so a
+run resumed from a checkpoint writes the very columns and samples of an uninterrupted one.
 """
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.utils.hooks import RemovableHandle
 
+from looplab.files import write_atomic
 from looplab.loop.events import Callback
 from looplab.loop.history import History, Row
 from looplab.loop.state import LoopState
@@ -107,6 +114,70 @@ class LayerMonitor(Callback):
         self._acts: dict[str, _ActivationStats] = {}
         self._handles: list[RemovableHandle] = []
         self._sampling = False
+        self._squares: list[Tensor] = []  # per step of the epoch: (params + 2 * layers,)
+        self._start_squares: Tensor | None = None  # (layers,) squared weight norms at its start
+        self._resume_epoch: dict[str, Any] | None = None  # mid-epoch state to put back
+
+    # ---- exact resume -------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to go on exactly: samples of finished epochs, the gradient norm
+        of every step, and the current epoch's accumulators (outputs not yet reduced are kept
+        concatenated: reducing them early would change the sums in the last bits)."""
+        acts = {}
+        for name, s in self._acts.items():
+            acts[name] = {
+                "relu": s.relu,
+                "pending": torch.cat(s.pending).cpu() if s.pending else None,
+                "total": s.total,
+                "squares": s.squares,
+                "count": s.count,
+                "peak": s.peak.cpu() if s.peak is not None else None,
+                "sample": torch.cat(s.sample).cpu() if s.sample else None,
+                "sampled_rows": s.sampled_rows,
+            }
+        return {
+            "samples": {
+                str(epoch): {layer: torch.from_numpy(v.copy()) for layer, v in layers.items()}
+                for epoch, layers in self.samples.items()
+            },
+            "step_totals": torch.tensor(self.step_totals, dtype=torch.float64),
+            "epoch": {
+                "acts": acts,
+                "squares": torch.stack(self._squares).cpu() if self._squares else None,
+                "start_squares": (
+                    self._start_squares.cpu() if self._start_squares is not None else None
+                ),
+                "sampling": self._sampling,
+            },
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Take back :meth:`state_dict`; the epoch's accumulators return when a resumed run
+        starts its interrupted epoch (``on_epoch_start`` with batches already done)."""
+        self.samples = {
+            int(epoch): {layer: v.numpy() for layer, v in layers.items()}
+            for epoch, layers in state["samples"].items()
+        }
+        self.step_totals = [float(x) for x in state["step_totals"].tolist()]
+        self._resume_epoch = state["epoch"]
+
+    def _restore_epoch(self, saved: dict[str, Any], device: torch.device) -> None:
+        for name, a in saved["acts"].items():
+            stats = _ActivationStats(relu=bool(a["relu"]))
+            if a["pending"] is not None:
+                stats.pending = [a["pending"].to(device)]
+                stats.pending_size = a["pending"].numel()
+            stats.total, stats.squares, stats.count = a["total"], a["squares"], a["count"]
+            stats.peak = a["peak"].to(device) if a["peak"] is not None else None
+            stats.sample = [a["sample"].to(device)] if a["sample"] is not None else []
+            stats.sampled_rows = a["sampled_rows"]
+            self._acts[name] = stats
+        squares = saved["squares"]
+        self._squares = list(squares.to(device).unbind(0)) if squares is not None else []
+        start = saved["start_squares"]
+        self._start_squares = start.to(device) if start is not None else self._start_squares
+        self._sampling = bool(saved["sampling"])
 
     # ---- events -------------------------------------------------------------------------
 
@@ -153,10 +224,14 @@ class LayerMonitor(Callback):
             self._handles.append(module.register_forward_hook(self._hook(name)))
 
     def on_epoch_start(self, state: LoopState, epoch: int) -> None:
+        saved, self._resume_epoch = self._resume_epoch, None
+        if saved is not None and state.batch > 0:  # resumed mid-epoch: go on where it stopped
+            self._restore_epoch(saved, state.device)
+            return
         self._sampling = epoch in (self.histogram_epochs or set())
         for name, stats in self._acts.items():
             self._acts[name] = _ActivationStats(relu=stats.relu)
-        self._squares: list[Tensor] = []  # per step: (params + 2 * layers,) sums of squares
+        self._squares = []  # per step: (params + 2 * layers,) sums of squares
         w = self._previous
         n = len(self.layer_names)
         self._start_squares = torch.bincount(self._weight_owner, weights=w * w, minlength=n)
@@ -206,7 +281,7 @@ class LayerMonitor(Callback):
                 values = torch.cat(s.sample).flatten().float().cpu().numpy()
                 self.samples.setdefault(epoch, {})[name] = values
         n = len(self.layer_names)
-        if self._squares:
+        if self._squares and self._start_squares is not None:
             squares = torch.stack(self._squares).double()  # (steps, params + 2 * layers)
             p = len(self._all_params)
             grads = squares[:, :p]  # (steps, params)
@@ -243,13 +318,16 @@ class LayerMonitor(Callback):
         return record
 
     def save_samples(self, path: Path) -> None:
-        """Write the sampled activations as ``.npz`` with keys ``epoch<E>/<layer>``."""
+        """Write the sampled activations as ``.npz`` with keys ``epoch<E>/<layer>``
+        (atomically: a crash or a full disk leaves no half-written file)."""
         arrays = {
             f"epoch{epoch}/{layer}": values
-            for epoch, layers in self.samples.items()
+            for epoch, layers in sorted(self.samples.items())
             for layer, values in layers.items()
         }
-        np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **arrays)  # type: ignore[arg-type]
+        write_atomic(path, buffer.getvalue())
 
 
 def _flat(tensors: Sequence[Tensor]) -> Tensor:

@@ -10,6 +10,7 @@ k-th epoch is kept (the first and last snapshot always are).
 
 from __future__ import annotations
 
+import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from looplab.errors import RunError
+from looplab.files import write_atomic
 from looplab.loop.events import Callback
 from looplab.loop.history import History, Row
 from looplab.loop.state import LoopState
@@ -45,6 +47,8 @@ class TrainingPath:
     epochs: list[int] = field(default_factory=list)
 
     def save(self, path: Path) -> None:
+        """Write the path atomically (a crash or a full disk leaves no half of it)."""
+        buffer = io.BytesIO()
         torch.save(
             {
                 "names": self.names,
@@ -53,8 +57,9 @@ class TrainingPath:
                 "steps": self.steps,
                 "epochs": self.epochs,
             },
-            path,
+            buffer,
         )
+        write_atomic(path, buffer.getvalue())
 
     @classmethod
     def load(cls, path: Path) -> TrainingPath:
