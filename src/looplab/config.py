@@ -40,7 +40,8 @@ INITS = (
 )
 NORMS = ("none", "batch", "layer")
 IMPUTE = ("drop", "mean")
-DEVICES = ("auto", "cpu", "cuda")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("fp32", "bf16", "fp16")
 TASKS = ("auto", "regression", "binary", "multiclass")
 # The spellings ``--sep`` accepts, and the separator each means (" ": runs of spaces and tabs).
 SEPARATORS: dict[str, str] = {
@@ -111,6 +112,13 @@ class Config:
     seed: int = 0
     device: str = "auto"
     threads: int = 0  # torch CPU threads while training; 0: chosen for the model (run/threads.py)
+    # scale and hardware (docs/scaling-out.md)
+    nproc: int = 1  # data-parallel processes (torchrun/DDP); batch_size is the global batch
+    precision: str = "fp32"  # bf16: autocast (CPU, CUDA); fp16: autocast + gradient scaler (CUDA)
+    compile: bool = False  # torch.compile the model
+    accumulate: int = 1  # micro-batches of batch_size / accumulate per optimizer step
+    clip_norm: float | None = None  # rescale the gradient to this total L2 norm when above it
+    sync_bn: bool = False  # batch norm statistics over every process (SyncBatchNorm, CUDA only)
     # diagnostics and safety
     monitor: bool = False
     tensorboard: bool = False
@@ -142,6 +150,11 @@ class Config:
             )
         _choice("device", self.device, DEVICES)
         _choice("on_nan", self.on_nan, ON_NAN)
+        _choice("precision", self.precision, PRECISIONS)
+        _positive_int("nproc", self.nproc, hint="processes on this machine, e.g. --nproc 2")
+        _positive_int("accumulate", self.accumulate, hint="micro-batches per step, e.g. 4")
+        if self.clip_norm is not None:
+            _positive_float("clip_norm", self.clip_norm)
         for name in FLOAT_FIELDS:
             _in_float32(name, getattr(self, name))
         if not isinstance(self.seed, int) or not 0 <= self.seed <= SEED_MAX:
@@ -196,9 +209,46 @@ class Config:
                 "0 lets looplab choose (small models often run fastest on 1)"
             )
         check_out(self.out)
+        self._validate_scale()
         if self.name is not None:
             check_name(self.name)
         return self
+
+    def _validate_scale(self) -> None:
+        """Data parallelism, precision and accumulation: the checks that need no hardware."""
+        parts = self.nproc * self.accumulate  # the global batch is split into this many
+        if isinstance(self.batch_size, int) and self.batch_size % parts:
+            split = " x ".join(
+                f"{k} {what}"
+                for k, what in ((self.nproc, "processes"), (self.accumulate, "micro-batches"))
+                if k > 1
+            )
+            fit = (self.batch_size // parts + 1) * parts
+            raise ConfigError(
+                f"batch_size {self.batch_size} cannot be split evenly into {split}; use a "
+                f"multiple of {parts}, e.g. --batch-size {fit}"
+            )
+        if self.engine == "manual":
+            asked = [f for f, on in (("--nproc", self.nproc > 1), ("--accumulate",
+                     self.accumulate > 1), ("--precision", self.precision != "fp32"),
+                     ("--compile", self.compile)) if on]  # fmt: skip
+            if asked:
+                raise ConfigError(
+                    f"engine 'manual' runs in one process in float32: drop {', '.join(asked)}, "
+                    "or use --engine autograd"
+                )
+        if self.nproc > 1 and self.on_nan == "rollback":
+            raise ConfigError(
+                "on_nan 'rollback' is not available data-parallel (--nproc > 1); use --on-nan "
+                "stop and resume with a lower --lr"
+            )
+        if self.precision == "fp16" and self.clip_norm is not None:
+            raise ConfigError(
+                "clip_norm does not combine with precision 'fp16' (its gradients are scaled "
+                "until the step); use --precision bf16, or drop --clip-norm"
+            )
+        if self.sync_bn and self.norm != "batch":
+            raise ConfigError("sync_bn synchronizes batch norm: add --norm batch, or drop it")
 
     def to_dict(self) -> dict[str, Any]:
         """All fields as plain TOML-friendly values (None fields are left out)."""
@@ -254,6 +304,15 @@ HELP: dict[str, str] = {
     "device": " | ".join(DEVICES),
     "threads": "torch CPU threads while training (0: auto, one for small models, more for "
     "large ones on idle cores)",
+    "nproc": "data-parallel processes on this machine (torchrun + DistributedDataParallel); "
+    "batch_size is the global batch, split across them",
+    "precision": "arithmetic of forward and loss: " + " | ".join(PRECISIONS) + " (bf16: autocast "
+    "on CPU and CUDA; fp16: CUDA only, with a gradient scaler)",
+    "compile": "compile the model with torch.compile (needs a C++ compiler on the CPU)",
+    "accumulate": "micro-batches per optimizer step: batch_size is split into this many, their "
+    "gradients summed before one step",
+    "clip_norm": "clip the gradient's total L2 norm to this value (none: off)",
+    "sync_bn": "batch norm statistics over every process (SyncBatchNorm; CUDA only)",
     "monitor": "record per-layer statistics (activations, gradients, weights)",
     "tensorboard": "write TensorBoard logs into the run directory",
     "checkpoint_every": "epochs between checkpoints (0: only at the end)",
@@ -291,6 +350,11 @@ APPLIES: dict[str, Callable[[Config, str | None], bool]] = {
     "warmup": lambda c, task: c.schedule in ("cosine", "warmup_cosine", "one_cycle"),
     "drop_last": lambda c, task: c.batch_size != "full",
     "threads": lambda c, task: c.threads > 0,  # 0: chosen by the run
+    "nproc": lambda c, task: c.nproc > 1,
+    "precision": lambda c, task: c.precision != "fp32",
+    "compile": lambda c, task: c.compile,
+    "accumulate": lambda c, task: c.accumulate > 1,
+    "sync_bn": lambda c, task: c.sync_bn,
     "checkpoint_every": lambda c, task: c.checkpoint_every > 0,  # 0: only at the end
     "checkpoint_steps": lambda c, task: c.checkpoint_steps > 0,  # 0: off
 }
@@ -522,6 +586,7 @@ __all__ = [
     "INITS",
     "MODELS",
     "OPTIMIZERS",
+    "PRECISIONS",
     "SCHEDULES",
     "Config",
     "Task",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -28,6 +29,7 @@ from looplab.run.directory import (
     status_of,
     write_status,
 )
+from looplab.run.distributed import AgreedSignals, Distributed, from_primary, gather_snapshot
 from looplab.run.evaluation import evaluate_splits, kept_epoch
 from looplab.run.fit import fit
 from looplab.run.result import TrainResult
@@ -36,6 +38,7 @@ from looplab.run.rollback import fit_with_rollback
 from looplab.run.saved import MODEL_FILE, save_model
 from looplab.watch.checkpoint import CHECKPOINT_DIR, Found, list_checkpoints
 from looplab.watch.checkpointer import Checkpointer
+from looplab.watch.clipping import ClipCounter
 from looplab.watch.diagnoses import MESSAGES_FILE, Diagnoses
 from looplab.watch.guard import DivergenceGuard
 from looplab.watch.history_writer import HistoryWriter
@@ -53,12 +56,15 @@ def train(
     on_note: Callable[[str], None] = lambda message: None,
     resume: Path | None = None,
     signals: SignalCatcher | None = None,
+    place: Distributed | None = None,
 ) -> TrainResult:
     """Run ``config`` end to end; with ``write``, save it under ``config.out``.
 
     ``on_note`` hears what the user should know before training (rows dropped from a CSV...).
     ``resume`` (a run directory) continues that run from its newest good checkpoint, exactly.
     With ``signals``, a caught Ctrl-C or SIGTERM checkpoints and raises ``Interrupted``.
+    ``place``: this process's rank in a data-parallel job; rank 0 reads and writes the run
+    directory, the other ranks train their shards beside it (:mod:`looplab.run.distributed`).
 
     Everything that can be refused (config, data, device, engine, schedule, the checkpoint a
     resume continues, another process training into the same run) is checked before the run
@@ -66,17 +72,23 @@ def train(
     with a one-line :class:`RunError` saying how to continue.
     """
     checked(config)
+    primary = place is None or place.primary
     run_dir: Path | None = None
     try:
         with contextlib.ExitStack() as stack:
-            lock = stack.enter_context(RunLock(resume)) if resume is not None else None
-            found: Found | None = None
-            notes: list[str] = []
-            if resume is not None and lock is not None:
-                lock.acquire(create=False)  # refused at once while another process holds it
-                if lock.fd is None:  # no lock file (an older run): its status may name one
-                    check_not_running(resume)
-                found, notes = prepare_resume(resume, config)
+            lock = stack.enter_context(RunLock(resume)) if resume is not None and primary else None
+
+            def prepare() -> tuple[Found | None, list[str]]:
+                """Rank 0 reads the checkpoint to resume; a refusal reaches every rank."""
+                if resume is None:
+                    return None, []
+                if lock is not None:
+                    lock.acquire(create=False)  # refused at once while another process holds it
+                    if lock.fd is None:  # no lock file (an older run): its status may name one
+                        check_not_running(resume)
+                return prepare_resume(resume, config)
+
+            found, notes = from_primary(place, prepare)
             data = load_prepared(config)
             check_fits_data(config, data)
             spec = model_spec(config, data)
@@ -86,20 +98,28 @@ def train(
             if signals is not None:  # a signal during the checks: nothing written, leave now
                 signals.raise_if_caught()
                 signals.immediate = False  # from here on, stop at a checkpoint
-            if resume is not None and lock is not None and found is not None:
-                lock.acquire()
-                found.set_aside()  # damaged newer checkpoints, out of rotation's way
-                run_dir = resume
-            elif write:
-                run_dir = create_run_dir(config.out, config.name, config)
-                stack.enter_context(RunLock(run_dir)).acquire()
+
+            def claim() -> Path | None:
+                """Rank 0 takes the run directory (the resumed one, or a new one)."""
+                if resume is not None and found is not None:
+                    if lock is not None:
+                        lock.acquire()
+                    found.set_aside()  # damaged newer checkpoints, out of rotation's way
+                    return resume
+                if write:
+                    made = create_run_dir(config.out, config.name, config)
+                    stack.enter_context(RunLock(made)).acquire()
+                    return made
+                return None
+
+            run_dir = from_primary(place, claim)
             for note in [*data.notes, *notes]:
                 on_note(note)
             if signals is not None:
                 signals.run_dir = run_dir  # for the "resume with" line after an interruption
             start_from = found.payload if found is not None else None
             result = _train(config, data, spec, model, run_dir, start_from, callbacks, signals,
-                            stack)  # fmt: skip
+                            stack, place)  # fmt: skip
     except OSError as exc:
         problem = write_problem(exc)
         if problem is None or run_dir is None:
@@ -122,14 +142,21 @@ def _train(
     callbacks: Sequence[Callback],
     signals: SignalCatcher | None,
     stack: contextlib.ExitStack,
+    place: Distributed | None,
 ) -> TrainResult:
     """The training half of :func:`train`, once everything is checked and the directory is
-    ours: callbacks, checkpoints, fit (with rollback), then the run's files."""
-    monitor = LayerMonitor() if config.monitor else None  # --monitor: per-layer statistics
+    ours: callbacks, checkpoints, fit (with rollback), then the run's files (rank 0's)."""
+    primary = place is None or place.primary
+    monitor = LayerMonitor() if config.monitor and primary else None  # per-layer statistics
     # diagnoses before the guard: a NaN is explained in history.messages before it stops the run
     watchers: list[Callback] = [monitor, Diagnoses(monitor)] if monitor else [Diagnoses()]
+    if config.clip_norm is not None:  # clip_frac: how often the clip acted
+        watchers.insert(0, ClipCounter())
     rolls_back = config.on_nan == "rollback"
-    extra: list[Callback] = [*watchers, DivergenceGuard(rolls_back)]  # guard before checkpoints
+    extra: list[Callback] = [*(watchers if primary else []), DivergenceGuard(rolls_back)]
+    job = AgreedSignals(signals, place) if signals is not None and place is not None else None
+    if job is not None:  # every rank stops after the same step
+        extra.append(job)
     path = PathRecorder()  # initial and epoch-end weights: path.pt, for `looplab landscape`
     checkpoints = (
         run_dir / CHECKPOINT_DIR
@@ -139,9 +166,11 @@ def _train(
     if run_dir is not None or rolls_back:
         every = (config.checkpoint_every, config.checkpoint_steps, config.keep_checkpoints)
         parts = {"monitor": monitor} if monitor is not None else {}  # exact resume of --monitor
-        extra.append(Checkpointer(checkpoints, *every, signals=signals, initial=rolls_back,
-                                  extra={"config": config.to_dict()}, parts=parts))  # fmt: skip
-    if run_dir is not None:
+        gather = functools.partial(gather_snapshot, place) if place is not None else None
+        extra.append(Checkpointer(checkpoints, *every, signals=job or signals,
+                                  initial=rolls_back, extra={"config": config.to_dict()},
+                                  parts=parts, gather=gather, writes=primary))  # fmt: skip
+    if run_dir is not None and primary:
         write_atomic(run_dir / "config.toml", tomli_w.dumps(config.to_dict()).encode())
         extra += [HistoryWriter(run_dir / "history.csv"), path]
         if config.tensorboard:  # event file in the run directory: tensorboard --logdir runs/
@@ -151,7 +180,7 @@ def _train(
     def fit_once(resume: Snapshot | None) -> History:
         if monitor is not None and resume is not None and "monitor" in resume:
             monitor.load_state_dict(resume["monitor"])
-        return fit(model, data, config, [*extra, *callbacks], resume)
+        return fit(model, data, config, [*extra, *callbacks], resume, place)
 
     if start_from is not None and is_done(start_from, config):
         history = restored_history(model, start_from)  # killed after its final checkpoint
@@ -161,6 +190,8 @@ def _train(
         history = fit_with_rollback(fit_once, checkpoints, rolls_back, start_from)
     said = set(history.messages)
     history.notes[:0] = [Note("", n) for n in data.notes if n not in said]  # data's notes
+    if not primary:  # rank 0 evaluates and writes the run
+        return TrainResult(config, data, spec, model, history, None)
     result = TrainResult(config, data, spec, model, history, run_dir)
     result.final = evaluate_splits(model, data)  # the kept weights, not the last epoch's
     result.kept_epoch = kept_epoch(history, config.patience)

@@ -78,7 +78,7 @@ def test_1_1_shows_the_kernels_own_step_lines() -> None:
         "state.model(xb)",
         "state.loss_fn(",
         "zero_grad()",
-        "loss.backward()",
+        ".backward()",
         "optimizer.step()",
     ):
         assert call in excerpt

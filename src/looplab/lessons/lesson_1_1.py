@@ -346,7 +346,11 @@ LESSON = Lesson(
     ),
     exercises=(SGD_STEP, TRAINING_STEP),
     notes=(
-        "The same five lines inside `looplab.loop.fit` (src/looplab/loop/kernel.py):\n\n"
+        "The same five lines inside `looplab.loop.fit` (src/looplab/loop/kernel.py), with what "
+        "a real loop adds around them: K micro-batches per step (`--accumulate K`, lesson 3.9), "
+        "the gradients' all-reduce of a data-parallel run (lesson 3.5) and gradient clipping "
+        "(lesson 3.4). With the defaults (K = 1, one process, no clipping) every batch is one "
+        "step: forward, loss, zero_grad, backward, step, the five lines:\n\n"
         "```python\n" + kernel_step_source() + "\n```",
     ),
 )

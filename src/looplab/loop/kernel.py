@@ -8,16 +8,18 @@ hangs on the five events of :mod:`looplab.loop.events`.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 
 from torch import nn
+from torch.nn.utils import clip_grad_norm_
 
 from looplab.errors import ConfigError
 from looplab.loop.early_stopping import EarlyStopping
 from looplab.loop.events import Callback, CallbackList, StopTraining
 from looplab.loop.history import History, Note, Row
-from looplab.loop.metrics import RunningMetrics, evaluate
+from looplab.loop.metrics import Reduce, evaluate
 from looplab.loop.protocols import BatchSource, LossFn, Optimizer, Scheduler
 from looplab.loop.snapshot import Snapshot, restore
 from looplab.loop.state import LoopState, model_device
@@ -38,17 +40,24 @@ def fit(
     patience: int = 0,
     resume: Snapshot | None = None,
     target_scale: float = 1.0,
+    accumulate: int = 1,
+    clip_norm: float | None = None,
+    reduce_metrics: Reduce | None = None,
 ) -> History:
     """Train ``model`` for ``epochs`` passes over ``batches``, validating on ``val_batches``
     after every epoch; return the per-epoch history. ``task`` says which metrics to keep. With
     ``patience`` > 0, stop after that many epochs without a better validation loss and restore
     the best weights. ``resume`` (a :func:`~looplab.loop.snapshot.capture`) continues exactly.
-    ``target_scale`` turns the MAE of a standardized regression target into the target's units."""
+    ``target_scale`` turns the MAE of a standardized regression target into the target's units.
+    ``accumulate`` micro-batches make one optimizer step (gradient accumulation); ``clip_norm``
+    rescales the step's gradient to at most that total L2 norm. ``reduce_metrics`` sums the
+    metric sums of every process of a data-parallel run (:mod:`looplab.run.distributed`)."""
     if patience > 0 and val_batches is None:
         raise ConfigError("early stopping (patience) needs validation data: give val_batches")
     state = LoopState(model, optimizer, loss_fn, batches, val_batches, model_device(model),
                       task, epochs, scheduler, stopper=EarlyStopping(patience),
-                      target_scale=target_scale)  # fmt: skip
+                      target_scale=target_scale, reduce_metrics=reduce_metrics,
+                      clip_norm=clip_norm)  # fmt: skip
     if resume is not None:
         restore(state, resume)
     events = CallbackList(callbacks)
@@ -57,28 +66,41 @@ def fit(
         for epoch in range(state.epoch + 1, epochs + 1):
             events.on_epoch_start(state, epoch)
             state.model.train()
-            running = state.running = state.running or RunningMetrics(task, target_scale)
+            running = state.running = state.running or state.new_metrics()
             started = time.perf_counter()
+            n = len(state.train_batches)
             # ---- the training step: everything below it in this epoch is bookkeeping ----
             for xb, yb in state.train_batches.epoch(skip=state.batch):
-                xb, yb = xb.to(state.device), yb.to(state.device)  # no-op for in-memory data
-                logits = state.model(xb)  # (batch, outputs): raw scores, no softmax
-                loss = state.loss_fn(logits, yb)  # mean over the batch
-                state.optimizer.zero_grad()  # gradients add up across backward calls
-                loss.backward()  # d(mean loss)/d(each parameter) into .grad
+                xb = xb.to(state.device, non_blocking=True)  # no-op for in-memory data
+                yb = yb.to(state.device, non_blocking=True)
+                # K = accumulate micro-batches make one step (the epoch's last may have fewer)
+                k = min(accumulate, n - state.batch // accumulate * accumulate)
+                ends_step = (state.batch + 1) % accumulate == 0 or state.batch + 1 == n
+                if state.batch % accumulate == 0:  # a step starts
+                    state.optimizer.zero_grad()  # gradients add up across backward calls
+                with gradient_sync(state.model, ends_step):  # DDP: all-reduce with the last
+                    logits = state.model(xb)  # (batch, outputs): raw scores, no softmax
+                    loss = state.loss_fn(logits, yb)  # mean over the batch
+                    # d(mean loss)/d(each parameter) into .grad; k means / k: the step's mean
+                    (loss / k if k > 1 else loss).backward()
+                running.update(loss, logits, yb)  # weighted by this batch's size
+                state.batch += 1
+                if not ends_step:
+                    continue
+                if clip_norm is not None:  # ||g|| > clip_norm: g <- g * clip_norm / ||g||
+                    state.grad_norm = clip_grad_norm_(state.model.parameters(), clip_norm)
                 state.optimizer.step()  # p <- p - lr * update(p.grad)
                 if state.scheduler is not None:  # warmup / one-cycle move every update
                     state.scheduler.after_update()
-                running.update(loss, logits, yb)  # weighted by this batch's size
-                state.batch, state.step = state.batch + 1, state.step + 1
+                state.step += 1
                 events.on_batch_end(state, epoch, state.batch - 1, loss)
             train_seconds = time.perf_counter() - started
             val = {}
             if state.val_batches is not None:  # under torch.no_grad() and model.eval()
                 val = evaluate(state.model, state.val_batches, state.loss_fn, task,
-                               target_scale=target_scale)  # fmt: skip
-            row = epoch_row(epoch, running.result(), val, state.lr, started, train_seconds,
-                            running.count)  # fmt: skip
+                               target_scale=target_scale, reduce=reduce_metrics)  # fmt: skip
+            train = running.result()  # every process's rows, when data-parallel
+            row = epoch_row(epoch, train, val, state.lr, started, train_seconds, running.total)
             state.history.append(row)
             state.epoch, state.batch, state.running = epoch, 0, None
             watched = row.get("val_loss", row["train_loss"])  # plateau and early stopping
@@ -93,6 +115,14 @@ def fit(
     state.stopper.restore_best(state.model)
     events.on_fit_end(state, state.history)
     return state.history
+
+
+def gradient_sync(model: nn.Module, sync: bool) -> contextlib.AbstractContextManager[object]:
+    """Nothing for a plain model. A ``DistributedDataParallel`` model all-reduces gradients in
+    ``backward``: on micro-batches that do not end a step (``sync`` False) its ``no_sync()``
+    keeps them local, and the step's last micro-batch all-reduces their sum once."""
+    no_sync = getattr(model, "no_sync", None)
+    return contextlib.nullcontext() if sync or no_sync is None else no_sync()
 
 
 def early_stopping_note(stopper: EarlyStopping, epoch: int) -> Note:

@@ -8,9 +8,15 @@ $R^2 = 1 - \mathrm{SSE}/\mathrm{SST}$ is computed from running sums, so it equal
 When the loop learns a standardized target $z_y = (y - \mu_y) / \sigma_y$, the loss is the MSE on
 that standardized target and $R^2$ is the same in either unit, but an MAE is only readable in
 the target's units: ``target_scale`` ($\sigma_y$) is given explicitly and multiplies the MAE.
+
+In a data-parallel run each process sees its own rows: ``reduce`` (an all-reduce of the sums,
+:mod:`looplab.run.distributed`) adds every process's sums before the metrics are computed, so
+they are those of all the rows, as one process would have computed them.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -18,6 +24,9 @@ from torch import Tensor, nn
 
 from looplab.loop.protocols import BatchSource, LossFn
 from looplab.models.losses import predict_labels
+
+Reduce = Callable[[dict[str, float]], dict[str, float]]
+"""Given this process's sums (and ``count``), the sums over every process."""
 
 SUMS = {"regression": ("loss", "sse", "sae", "y", "yy"), "classification": ("loss", "correct")}
 
@@ -33,11 +42,13 @@ class RunningMetrics:
     added one after the other, so a resumed epoch adds up to the very same numbers.
     """
 
-    def __init__(self, task: str, target_scale: float = 1.0) -> None:
+    def __init__(self, task: str, target_scale: float = 1.0, reduce: Reduce | None = None) -> None:
         self.task = task
         self.target_scale = target_scale  # the MAE is reported times this: in the target's units
+        self.reduce = reduce  # sums over every process (None: this process is the whole run)
         self.names = SUMS["regression" if task == "regression" else "classification"]
         self.count = 0
+        self.total = 0  # rows on every process, as of the last result()
         self.sums = dict.fromkeys(self.names, 0.0)
         self.on_cpu: bool | None = None  # known from the first batch
         self.device_sums: Tensor | None = None  # (len(names),) off the CPU, else None
@@ -78,11 +89,15 @@ class RunningMetrics:
             self.sums = dict(zip(self.names, self.device_sums.tolist(), strict=True))
 
     def result(self) -> dict[str, float]:
-        """Metrics of everything added so far (empty before any batch)."""
-        if self.count == 0:
-            return {}
+        """Metrics of everything added so far, on every process (empty before any batch)."""
         self._sync()
-        s, n = self.sums, self.count
+        s, n = dict(self.sums), self.count
+        if self.reduce is not None:  # a collective: every process calls it at the same point
+            s = self.reduce({"count": float(n), **s})
+            n = int(s.pop("count"))
+        self.total = n
+        if n == 0:
+            return {}
         out = {"loss": s["loss"] / n}
         if self.task == "regression":
             sst = s["yy"] - s["y"] ** 2 / n
@@ -121,12 +136,13 @@ def evaluate(
     task: str,
     device: torch.device | None = None,
     target_scale: float = 1.0,
+    reduce: Reduce | None = None,
 ) -> dict[str, float]:
     """Loss and metrics of ``model`` over every batch, in eval mode and without gradients
-    (``target_scale``: see :class:`RunningMetrics`)."""
+    (``target_scale`` and ``reduce``: see :class:`RunningMetrics`)."""
     was_training = model.training
     model.eval()
-    metrics = RunningMetrics(task, target_scale)
+    metrics = RunningMetrics(task, target_scale, reduce)
     with torch.no_grad():
         for xb, yb in batches.epoch():
             if device is not None:

@@ -19,7 +19,6 @@ import numpy as np
 import torch
 
 from looplab.loop.history import History, Note
-from looplab.loop.metrics import RunningMetrics
 from looplab.loop.state import LoopState
 
 Snapshot = dict[str, Any]
@@ -69,7 +68,7 @@ def restore(state: LoopState, snapshot: Snapshot) -> LoopState:
     state.epoch, state.batch, state.step = snapshot["epoch"], snapshot["batch"], snapshot["step"]
     state.running = None
     if snapshot["running"] is not None:
-        state.running = RunningMetrics(state.task, state.target_scale)
+        state.running = state.new_metrics()
         state.running.load_state_dict(snapshot["running"])
     state.stopper.load_state_dict(snapshot["stopper"])
     state.history = history_of(snapshot)
@@ -90,7 +89,8 @@ def history_of(snapshot: Snapshot) -> History:
 
 
 def global_rngs() -> dict[str, Any]:
-    """The states of python's, numpy's and torch's global random generators."""
+    """The states of python's, numpy's and torch's global random generators, and CUDA's (one
+    per GPU) where CUDA is in use."""
     np_state: tuple[Any, ...] = tuple(np.random.get_state(legacy=True))
     return {
         "python": random.getstate(),
@@ -101,7 +101,13 @@ def global_rngs() -> dict[str, Any]:
             "cached_gaussian": float(np_state[4]),
         },
         "torch": torch.get_rng_state(),
+        **({"cuda": torch.cuda.get_rng_state_all()} if cuda_in_use() else {}),
     }
+
+
+def cuda_in_use() -> bool:
+    """True once this process has used CUDA (a CPU run on a GPU machine leaves it untouched)."""
+    return bool(torch.cuda.is_initialized())  # type: ignore[no-untyped-call]
 
 
 def set_global_rngs(rng: Mapping[str, Any]) -> None:
@@ -118,3 +124,6 @@ def set_global_rngs(rng: Mapping[str, Any]) -> None:
         )
     )
     torch.set_rng_state(rng["torch"])
+    if "cuda" in rng and torch.cuda.is_available():  # saved on a GPU machine: put it back
+        states = rng["cuda"][: torch.cuda.device_count()]
+        torch.cuda.set_rng_state_all(states)

@@ -10,7 +10,7 @@ from torch import nn
 
 from looplab.loop.early_stopping import EarlyStopping
 from looplab.loop.history import History
-from looplab.loop.metrics import RunningMetrics
+from looplab.loop.metrics import Reduce, RunningMetrics
 from looplab.loop.protocols import BatchSource, LossFn, Optimizer, Scheduler
 from looplab.task import Task
 
@@ -34,6 +34,9 @@ class LoopState:
     stopper: EarlyStopping = field(default_factory=lambda: EarlyStopping(0))
     running: RunningMetrics | None = None  # the current epoch's training metrics so far
     target_scale: float = 1.0  # the MAE's unit: sigma of a standardized regression target
+    reduce_metrics: Reduce | None = None  # sums over every process (data-parallel runs)
+    clip_norm: float | None = None  # the gradient's largest total L2 norm (None: not clipped)
+    grad_norm: torch.Tensor | None = None  # the last step's total norm before clipping
     epoch: int = 0
     batch: int = 0
     step: int = 0
@@ -42,6 +45,10 @@ class LoopState:
     def lr(self) -> float:
         """The learning rate the next step will use (of the first parameter group)."""
         return float(self.optimizer.param_groups[0]["lr"])
+
+    def new_metrics(self) -> RunningMetrics:
+        """Empty running metrics for an epoch of this run."""
+        return RunningMetrics(self.task, self.target_scale, self.reduce_metrics)
 
 
 def model_device(model: nn.Module) -> torch.device:

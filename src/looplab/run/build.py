@@ -8,6 +8,7 @@ and torch's global generators (they stay seeded). The thread count is chosen her
 
 from __future__ import annotations
 
+import math
 import random
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -17,8 +18,9 @@ import torch
 from torch import nn
 
 from looplab.config import Config
-from looplab.data.batches import make_batches
+from looplab.data.batches import Batches, make_batches
 from looplab.data.prepared import PreparedData
+from looplab.data.shards import ShardedBatches
 from looplab.data.split import Split
 from looplab.errors import ConfigError
 from looplab.loop.protocols import BatchSource, LossFn, Optimizer
@@ -28,7 +30,9 @@ from looplab.models.mlp import ModelSpec, parameter_count
 from looplab.resources import check_memory
 from looplab.run.checks import checked
 from looplab.run.data_checks import check_data, check_model_fits
+from looplab.run.distributed import Distributed, data_parallel, rank_seed
 from looplab.run.optimizers import build_optimizer
+from looplab.run.precision import autocast_forward, compile_model, loss_scaling
 from looplab.run.schedules import LoopSchedule, PlateauSchedule, build_scheduler
 from looplab.run.threads import auto_threads
 
@@ -73,34 +77,86 @@ def model_spec(config: Config, data: PreparedData) -> ModelSpec:
     )
 
 
-def build(model: nn.Module, data: PreparedData, config: Config) -> Built:
-    """Seed everything, place ``model`` on its device and build the loop's inputs."""
+def build(
+    model: nn.Module, data: PreparedData, config: Config, place: Distributed | None = None
+) -> Built:
+    """Seed everything, place ``model`` on its device and build the loop's inputs; as rank
+    ``place`` of a data-parallel job: this rank's shard and the DDP-wrapped model."""
     check_fits_data(checked(config), data)
     check_model_fits(model, data)  # the API's model is the user's own: the CLI's fits by build
     manual = config.engine == "manual"  # hand-written backward on numpy: CPU only
-    device = pick_device("cpu" if manual and config.device == "auto" else config.device)
+    device = pick_device("cpu" if manual and config.device == "auto" else config.device, place)
+    check_hardware(config, device)
     generator = seed_everything(config.seed)
+    if place is not None:  # dropout masks: each rank its own, reproducibly
+        torch.manual_seed(rank_seed(config.seed, place))
     model.to(device)
+    loss_fn: LossFn
     forward, loss_fn = manual_engine(model, data.task) if manual else (model, TaskLoss(data.task))
-    train = make_batches(
-        data.train, config.batch_size, drop_last=config.drop_last, generator=generator,
-        device=device,
-    )  # fmt: skip
-    val = None
-    if data.val is not None:
-        val = make_batches(data.val, VAL_BATCH, shuffle=False, device=device)
-    flat = forward.engine.flat if isinstance(forward, ManualModel) else None
+    flat = forward.engine.flat if isinstance(forward, ManualModel) else None  # its one array
+    if config.compile:
+        compile_model(model)
+    forward = autocast_forward(forward, device, config.precision)
+    if place is not None:  # backward all-reduces the gradients
+        forward = data_parallel(forward, device, config.sync_bn)
+    train, val = batches_for(data, config, device, generator, place)
     optimizer = build_optimizer(model.parameters(), config, flat)
-    scheduler = build_scheduler(optimizer, config, steps_per_epoch=len(train))
+    steps = math.ceil(len(train) / config.accumulate)  # optimizer steps an epoch
+    scheduler = build_scheduler(optimizer, config, steps_per_epoch=steps)
+    if config.precision == "fp16":  # the loss's gradient scaled up, the step's down
+        loss_fn, optimizer = loss_scaling(loss_fn, optimizer, device)
     rows = len(data.train) if config.batch_size == "full" and isinstance(data.train, Split) else 0
     batch_rows = rows or (config.batch_size if isinstance(config.batch_size, int) else 1)
-    threads = config.threads or auto_threads(model, batch_rows)
+    world = place.world if place is not None else 1
+    threads = config.threads or auto_threads(model, batch_rows // (world * config.accumulate))
     return Built(forward, loss_fn, optimizer, scheduler, train, val, device, threads)
+
+
+def batches_for(
+    data: PreparedData,
+    config: Config,
+    device: torch.device,
+    generator: torch.Generator,
+    place: Distributed | None,
+) -> tuple[BatchSource, BatchSource | None]:
+    """Training and validation batches. A micro-batch is one process's ``1 / accumulate`` of
+    the batch; under ``place``, of this rank's shard (``batch_size`` is the global batch)."""
+    world = place.world if place is not None else 1
+    if not isinstance(data.train, Split):  # a torch Dataset or DataLoader: one process
+        if place is not None:
+            raise ConfigError("data-parallel training needs in-memory data (a Split)")
+        size = config.batch_size
+        if isinstance(size, int):
+            size //= config.accumulate
+        loader = make_batches(data.train, size, drop_last=config.drop_last,
+                              generator=generator, device=device)  # fmt: skip
+        if data.val is None:
+            return loader, None
+        return loader, make_batches(data.val, VAL_BATCH, shuffle=False, device=device)
+    X, y = data.train.X.to(device), data.train.y.to(device)
+    batch = len(X) if config.batch_size == "full" else int(config.batch_size)  # global
+    micro = math.ceil(math.ceil(batch / world) / config.accumulate)  # (rows,) per process
+    val_split = data.val if isinstance(data.val, Split) else None
+    if place is None:
+        train: BatchSource = Batches(X, y, micro, drop_last=config.drop_last, generator=generator)
+        val: BatchSource | None = None
+        if val_split is not None:
+            val = make_batches(val_split, VAL_BATCH, shuffle=False, device=device)
+        return train, val
+    train = ShardedBatches(X, y, micro, place.rank, place.world, drop_last=config.drop_last,
+                           generator=generator)  # fmt: skip
+    val = None
+    if val_split is not None:  # uneven shards: exact, no padding
+        Xv, yv = val_split.X.to(device), val_split.y.to(device)
+        val = ShardedBatches(Xv, yv, VAL_BATCH, place.rank, place.world, shuffle=False, pad=False)
+    return train, val
 
 
 def check_fits_data(config: Config, data: PreparedData) -> None:
     """Config checks that need the data, and the data's own (shapes, labels, finite values):
     raise before any work is done, so that nothing fails once training has started."""
+    place = Distributed(0, config.nproc) if config.nproc > 1 else None  # the device's kind
+    check_hardware(config, pick_device(config.device, place))
     if config.patience > 0 and data.val is None:
         raise ConfigError("patience needs a validation split: set val_fraction above 0")
     check_data(data)
@@ -151,10 +207,43 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def pick_device(name: str) -> torch.device:
-    """``auto`` is CUDA when present, else the CPU."""
+def pick_device(name: str, place: Distributed | None = None) -> torch.device:
+    """``auto`` is the best there is: CUDA, else Apple's MPS (one process only), else the CPU.
+    A rank of a data-parallel job on CUDA takes the GPU of its local rank."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if torch.cuda.is_available():
+            name = "cuda"
+        elif mps_available() and place is None:
+            name = "mps"
+        else:
+            name = "cpu"
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device 'cuda' asked for but no CUDA GPU is available; use --device cpu")
+    if name == "mps" and not mps_available():
+        raise ConfigError(
+            "device 'mps' asked for but Apple's MPS is not available; use --device cpu"
+        )
+    if name == "mps" and place is not None:
+        raise ConfigError("device 'mps' runs one process: drop --nproc, or use --device cpu")
+    if name == "cuda" and place is not None:
+        return torch.device("cuda", place.local_rank % torch.cuda.device_count())
     return torch.device(name)
+
+
+def mps_available() -> bool:
+    """Apple's Metal GPU (MPS) is there."""
+    return bool(torch.backends.mps.is_available())
+
+
+def check_hardware(config: Config, device: torch.device) -> None:
+    """What only some devices do: fp16 loss scaling and synchronized batch norm need CUDA."""
+    if config.precision == "fp16" and device.type != "cuda":
+        raise ConfigError(
+            f"precision 'fp16' needs a CUDA GPU (the device is {device.type}); use --precision "
+            "bf16, which needs no gradient scaler"
+        )
+    if config.sync_bn and device.type != "cuda":
+        raise ConfigError(
+            f"sync_bn needs CUDA GPUs (SyncBatchNorm; the device is {device.type}): drop "
+            "--sync-bn, each process then normalizes with its own batch's statistics"
+        )

@@ -6,7 +6,7 @@ seen the finished epoch, so the saved state is one the loop can continue from ex
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -15,7 +15,7 @@ from torch import Tensor
 from looplab.files import write_atomic
 from looplab.loop.events import Callback
 from looplab.loop.history import History
-from looplab.loop.snapshot import capture
+from looplab.loop.snapshot import Snapshot, capture
 from looplab.loop.state import LoopState
 from looplab.watch.checkpoint import (
     checkpoint_name,
@@ -24,7 +24,15 @@ from looplab.watch.checkpoint import (
     remove_temporaries,
     rotate,
 )
-from looplab.watch.interrupt import Interrupted, SignalCatcher
+from looplab.watch.interrupt import Interrupted
+
+
+class Signals(Protocol):
+    """Where the Checkpointer learns of a caught signal: a
+    :class:`~looplab.watch.interrupt.SignalCatcher`, or the signal the ranks of a data-parallel
+    job agreed on."""
+
+    signum: int | None
 
 
 class Stateful(Protocol):
@@ -43,6 +51,10 @@ class Checkpointer(Callback):
     are stored in every checkpoint beside the loop's snapshot, and so is the ``state_dict()``
     of each of ``parts`` (e.g. ``{"monitor": monitor}``), taken at the moment of the save; the
     run gives each its entry back when it resumes.
+
+    In a data-parallel job every rank runs a Checkpointer, so that each save happens on all of
+    them at the same step: ``gather`` makes the job's snapshot from each rank's (a collective),
+    and only the rank with ``writes`` puts files on disk.
     """
 
     def __init__(
@@ -51,9 +63,11 @@ class Checkpointer(Callback):
         every_epochs: int = 0,
         every_steps: int = 0,
         keep: int = 3,
-        signals: SignalCatcher | None = None,
+        signals: Signals | None = None,
         initial: bool = False,
         extra: Mapping[str, object] | None = None,
+        gather: Callable[[Snapshot], Snapshot] | None = None,
+        writes: bool = True,
         parts: Mapping[str, Stateful] | None = None,
     ) -> None:
         self.directory = directory
@@ -63,6 +77,8 @@ class Checkpointer(Callback):
         self.signals = signals
         self.initial = initial
         self.extra = dict(extra or {})
+        self.gather = gather
+        self.writes = writes
         self.parts = dict(parts or {})
         self.last_saved: tuple[int, int] | None = None
         self.written: list[Path] = []
@@ -71,10 +87,14 @@ class Checkpointer(Callback):
         """Write the state now (atomically), then drop checkpoints beyond the newest ``keep``."""
         path = self.directory / checkpoint_name(state.epoch, state.batch)
         parts = {name: part.state_dict() for name, part in self.parts.items()}
-        write_atomic(path, encode(capture(state, finished, {**self.extra, **parts})))
+        snapshot = capture(state, finished, {**self.extra, **parts})
+        if self.gather is not None:
+            snapshot = self.gather(snapshot)
+        if self.writes:
+            write_atomic(path, encode(snapshot))
+            rotate(self.directory, self.keep)
         self.last_saved = (state.epoch, state.batch)
         self.written.append(path)
-        rotate(self.directory, self.keep)
         return path
 
     def _interrupt_if_asked(self, state: LoopState) -> None:
@@ -84,8 +104,9 @@ class Checkpointer(Callback):
             raise Interrupted(self.signals.signum, saved or self.save(state))
 
     def on_fit_start(self, state: LoopState) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        remove_temporaries(self.directory)
+        if self.writes:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            remove_temporaries(self.directory)
         self.last_saved = (state.epoch, state.batch)  # a resume starts from a saved state
         if self.initial and state.step == 0 and not list_checkpoints(self.directory):
             self.save(state)
