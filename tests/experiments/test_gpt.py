@@ -205,6 +205,8 @@ def test_a_tiny_run_trains_through_looplabs_loop(reference: Path) -> None:
     assert len(values) == 3  # 24 updates, evaluated every 8
     for row in values:  # the loop clips at 1.0 and says how often, and how large the norms are
         assert 0.0 <= row["clip_frac"] <= 1.0 and row["grad_norm"] > 0
+    acted = round(sum(row["clip_frac"] for row in values) * 8)
+    assert f"the clip acted on {acted} of 24 updates" in (reference / "report.html").read_text()
     samples = json.loads((reference / "samples.json").read_text())
     assert [s["step"] for s in samples] == [0, 8, 16, 24]
     vocab = len(torch.load(reference / "model.pt", weights_only=True)["vocabulary"]) + 1
