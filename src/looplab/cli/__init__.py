@@ -37,6 +37,7 @@ app = typer.Typer(
 from looplab.cli import (  # noqa: E402, F401
     compare,
     exercises,
+    gpt,
     gradcheck,
     info,
     landscape,

@@ -29,7 +29,11 @@ KIND_FILES = {
     "compare": "summary.csv",
     "lr-find": "lr_find.csv",
 }
-RESUMABLE = {"train": "looplab train --resume", "sweep": "looplab sweep --resume"}
+RESUMABLE = {
+    "train": "looplab train --resume",
+    "gpt": "looplab gpt --resume",
+    "sweep": "looplab sweep --resume",
+}
 
 
 @dataclass
@@ -43,7 +47,7 @@ class RunInfo:
     best: tuple[str, float] | None  # (metric, value): best validation accuracy, R^2 or loss
     age_s: float | None  # seconds since the run last wrote its status
     message: str = ""
-    kind: str = "train"
+    kind: str = "train"  # train, gpt, sweep, compare, lr-find or regularize
 
     @property
     def resume_command(self) -> str | None:
@@ -99,11 +103,15 @@ def run_info(run_dir: Path) -> RunInfo:
     dataset, total = "?", "?"
     with contextlib.suppress(Exception):  # a damaged config: list the run anyway
         values = load_toml(run_dir / "config.toml")
-        dataset, total = str(values.get("dataset", "moons")), str(values.get("epochs", 100))
+        if kind == "gpt":  # a language model: its text, and its epochs of eval_every updates
+            dataset = Path(str(values.get("corpus", "pydoc"))).name  # the text file's name
+            total = str(int(values["iterations"]) // int(values["eval_every"]))
+        else:
+            dataset, total = str(values.get("dataset", "moons")), str(values.get("epochs", 100))
     rows: list[dict[str, float]] = []
     with contextlib.suppress(Exception):  # no history yet, or a truncated one
         rows = History.from_csv(run_dir / "history.csv").rows
-    progress = f"{len(rows)}/{total}" if kind == "train" else _progress(run_dir, kind)
+    progress = f"{len(rows)}/{total}" if kind in ("train", "gpt") else _progress(run_dir, kind)
     when = record.get("time")
     if not isinstance(when, (int, float)):
         when = (run_dir / STATUS_FILE if (run_dir / STATUS_FILE).exists() else run_dir).stat()

@@ -82,8 +82,14 @@ def resume_config(run_dir: Path, config_file: Path | None, overrides: dict[str, 
             f"cannot resume {str(run_dir)!r}: no such run directory; "
             "give one written by `looplab train` (see `looplab runs`)"
         )
+    from looplab.run.directory import read_status
     from looplab.watch.checkpoint import CHECKPOINT_DIR, latest_good
 
+    if read_status(run_dir).get("kind") == "gpt":
+        raise RunError(
+            f"cannot resume {str(run_dir)!r} with looplab train: it is a gpt run; resume it with "
+            f"looplab gpt --resume {run_dir}"
+        )
     saved = run_dir / "config.toml"
     if saved.exists():
         values = {**BEFORE_FIELD, **load_toml(saved)}  # an older run keeps its numbers

@@ -78,6 +78,11 @@ def load_run(path: str | Path) -> SavedRun:
         ) from None
     if not isinstance(payload, dict) or "format_version" not in payload:
         raise RunError(f"{str(file)!r} is not a looplab model file")
+    if payload.get("kind") == "gpt":
+        raise RunError(
+            f"{str(file)!r} is a language model (looplab gpt), not one that predicts rows; "
+            f"write text with it: looplab gpt --sample {run_dir}"
+        )
     if payload["format_version"] != FORMAT_VERSION:
         raise RunError(
             f"{str(file)!r} was written in looplab format {payload['format_version']}, but this "

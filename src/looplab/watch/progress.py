@@ -11,6 +11,7 @@ from rich.progress import (
     TextColumn,
     TimeRemainingColumn,
 )
+from torch import Tensor
 
 from looplab.loop.events import Callback
 from looplab.loop.history import History, Row
@@ -63,3 +64,23 @@ class ProgressBar(Callback):
             assert self.progress is not None
             self.progress.console.print(f"[yellow]note:[/] {message}")
         self.shown_messages = len(history.messages)
+
+
+class StepProgressBar(ProgressBar):
+    """The same bar counted in steps (batches), advanced after every one: for runs whose epochs
+    are long, such as a language model's (``looplab gpt``)."""
+
+    def on_fit_start(self, state: LoopState) -> None:
+        super().on_fit_start(state)
+        assert self.progress is not None
+        total = state.epochs * len(state.train_batches)
+        self.progress.update(self.task_id, total=total, completed=state.step)
+
+    def on_batch_end(self, state: LoopState, epoch: int, batch: int, loss: Tensor) -> None:
+        assert self.progress is not None
+        self.progress.update(self.task_id, completed=state.step)
+
+    def on_epoch_end(self, state: LoopState, epoch: int, row: Row) -> None:
+        super().on_epoch_end(state, epoch, row)
+        assert self.progress is not None
+        self.progress.update(self.task_id, completed=state.step)
