@@ -22,7 +22,16 @@ from looplab.cli import run
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 EXAMPLES = ROOT / "examples"
-LONG = ("compare", "sweep", "regularize", "lr-find", "landscape", "runs", "lesson")  # subcommands
+LONG = (
+    "compare",
+    "sweep",
+    "regularize",
+    "lr-find",
+    "landscape",
+    "runs",
+    "lesson",
+    "gpt",
+)  # subcommands
 # Exit codes other than 0 that the README promises: "`looplab check` fails until you write the
 # function's body" (1: the check ran and failed; 2 would be a mistake in the command).
 EXIT_CODES = {"check": 1}

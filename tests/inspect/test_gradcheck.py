@@ -142,3 +142,43 @@ def test_cli_bad_loss_is_a_user_error(capsys: pytest.CaptureFixture[str]) -> Non
     assert run(["gradcheck", "--loss", "hinge"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == "error: unknown loss 'hinge'; choose one of: mse, bce, ce"
+
+
+RELIABLE_STEPS = (1e-7, 1e-6, 1e-5, 1e-4)
+
+
+def test_a_correct_backward_passes_at_every_step_the_verdict_trusts() -> None:
+    """No false alarm inside the range where a failure would blame the backward."""
+    for eps in RELIABLE_STEPS:
+        for activation in ("relu", "tanh", "sigmoid"):
+            for loss in ("mse", "bce", "ce"):
+                result = check_manual_mlp((8,), activation, loss, seed=1, eps=eps)
+                assert result.passed, (eps, activation, loss, result.worst)
+
+
+def test_a_step_outside_that_range_is_blamed_not_the_backward() -> None:
+    """eps 1e-2 (truncation) and 1e-11 (rounding) fail a correct backward: the message says
+    the step is the cause; a wrong backward at a good step is still called wrong."""
+    coarse = check_manual_mlp((8,), "relu", "ce", eps=1e-2)
+    fine = check_manual_mlp((8,), "tanh", "mse", eps=1e-11)
+    assert not coarse.passed and not fine.passed
+    assert "truncation error grows as eps^2" in coarse.failure()
+    assert "rounding error as 1/eps" in fine.failure()
+    for result in (coarse, fine):
+        assert "its backward is wrong" not in result.failure()
+    strict = check_manual_mlp((8,), "tanh", "mse", tol=1e-12)
+    assert not strict.passed and "below what float64 finite differences resolve" in (
+        strict.failure()
+    )
+
+
+def test_cli_refuses_a_verdict_its_step_cannot_give(capsys: pytest.CaptureFixture[str]) -> None:
+    code = run(["gradcheck", "--eps", "1"])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "FAIL" in captured.out  # the table is shown: the numbers are the lesson
+    err = captured.err.strip()
+    assert err.startswith("error: gradient check failed for 4 of 4 parameters")
+    assert "with --eps 1 the finite differences themselves are off" in err
+    assert "check again with --eps 1e-6 before suspecting the backward" in err
+    assert "\n" not in err

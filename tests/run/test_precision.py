@@ -49,7 +49,7 @@ def test_loss_scaling_keeps_the_loss_scales_the_gradient_and_skips_an_inf_step()
     opt = ScaledOptimizer(inner, scaler)
     x, y = torch.randn(8, 3), torch.tensor([0, 1] * 4)
     loss = loss_fn(model(x), y)
-    assert float(loss) == pytest.approx(float(TaskLoss("multiclass")(model(x), y)), rel=1e-7)
+    assert loss.item() == pytest.approx(TaskLoss("multiclass")(model(x), y).item(), rel=1e-7)
     loss.backward()
     true = torch.autograd.grad(TaskLoss("multiclass")(model(x), y), model.weight)[0]
     assert model.weight.grad is not None

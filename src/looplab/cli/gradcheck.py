@@ -67,6 +67,8 @@ def gradcheck(
         errors = f"{row.max_abs_error:.3g}", f"{row.max_rel_error:.3g}"
         table.add_row(row.name, shape, *errors, verdict)
     console.print(table)
+    if result.inconclusive():  # the settings, not the backward: a user's mistake (exit 2)
+        raise ConfigError(result.failure("--"))
     if not result.passed:
         sys.stderr.write(f"{result.failure()}\n")
         raise typer.Exit(1)
