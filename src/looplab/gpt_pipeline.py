@@ -27,6 +27,7 @@ from looplab.run.directory import create_run_dir, status_of, write_status
 from looplab.run.threads import torch_threads
 from looplab.watch.checkpoint import CHECKPOINT_DIR
 from looplab.watch.checkpointer import Checkpointer
+from looplab.watch.clipping import ClipCounter
 from looplab.watch.guard import DivergenceGuard
 from looplab.watch.history_writer import HistoryWriter
 from looplab.watch.interrupt import SignalCatcher
@@ -55,13 +56,18 @@ def train_gpt(
     recorder = SampleRecorder(parts.gpt, parts.data.vocab, run_dir / SAMPLES_FILE,
                               config.samples_every, config.sample_length, config.seed,
                               config.eval_every)  # fmt: skip
-    checkpoints = Checkpointer(run_dir / CHECKPOINT_DIR, 1,
-                               config.checkpoint_steps * config.accumulate,
+    clips = ClipCounter()  # clip_frac and grad_norm in each epoch's row, when clipping
+    # the loop's events fire once per update, so a checkpoint is never inside an accumulation
+    # group: every N updates, each epoch, and on a signal at the end of the group it arrives in
+    checkpoints = Checkpointer(run_dir / CHECKPOINT_DIR, 1, config.checkpoint_steps,
                                config.keep_checkpoints, signals=signals,
-                               extra={"gpt_config": config.to_dict()})  # fmt: skip
+                               extra={"gpt_config": config.to_dict()},
+                               parts={"clips": clips})  # fmt: skip
+    if payload is not None and "clips" in payload:
+        clips.load_state_dict(payload["clips"])
     history_file = HistoryWriter(run_dir / "history.csv")
     guard = DivergenceGuard(rolls_back=True)  # no --on-nan here: its advice is a lower --lr
-    watchers = [guard, checkpoints, history_file, recorder, *callbacks]
+    watchers = [guard, clips, checkpoints, history_file, recorder, *callbacks]
     model = FlatLogits(parts.gpt)  # (batch, time) ids -> (batch * time, vocab) logits
     with status_of(run_dir, kind=KIND):
         write_atomic(run_dir / "config.toml", tomli_w.dumps(config.to_dict()).encode())
@@ -74,13 +80,15 @@ def train_gpt(
                     model,
                     parts.train,  # an epoch: eval_every updates on random windows
                     TaskLoss("multiclass"),  # cross-entropy, mean over every position
-                    parts.optimizer,  # AdamW, accumulating and clipping
+                    parts.optimizer,  # AdamW in two groups
                     epochs=config.epochs,
                     task="multiclass",  # next-character accuracy beside the loss
                     val_batches=parts.val,  # the held-out text, evaluated after each epoch
-                    scheduler=parts.schedule,  # warm-up, then cosine
+                    scheduler=parts.schedule,  # warm-up, then cosine: once per update
                     callbacks=watchers,
                     resume=payload,
+                    accumulate=config.accumulate,  # batches whose mean gradient is one update
+                    clip_norm=config.clip_norm or None,  # 0: no clipping
                 )
         result = GPTRun(config, parts.data, parts.gpt, history, run_dir, parts.threads,
                         recorder.samples, parts.data.baselines())  # fmt: skip

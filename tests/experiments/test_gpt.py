@@ -1,12 +1,15 @@
 """The GPT's run path: nanoGPT's weight-decay rule, its learning-rate schedule, the config's
-refusals, a tiny run through looplab's loop, and exact resume after a crash and a signal."""
+refusals, a tiny run through looplab's loop (accumulating and clipping there), and exact
+resume after a crash and a signal inside an accumulation group."""
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +31,7 @@ from looplab.loop.history import History
 from looplab.loop.state import LoopState
 from looplab.models.gpt import GPTSpec, build_gpt
 from looplab.run.directory import read_status
-from looplab.watch.checkpoint import CHECKPOINT_DIR, list_checkpoints
+from looplab.watch.checkpoint import CHECKPOINT_DIR, list_checkpoints, read_checkpoint
 from looplab.watch.interrupt import Interrupted, SignalCatcher
 
 
@@ -79,22 +82,47 @@ def nanogpt_lr(it: int, lr: float, min_lr: float, warmup: int, decay_iters: int)
     return min_lr + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (lr - min_lr)
 
 
-@pytest.mark.parametrize(("warmup", "accumulate"), [(100, 1), (0, 1), (10, 3)])
-def test_the_schedule_is_nanogpts_get_lr(warmup: int, accumulate: int) -> None:
-    config = GPTConfig(iterations=400, eval_every=100, warmup=warmup, accumulate=accumulate)
+@pytest.mark.parametrize("warmup", [100, 0])
+def test_the_schedule_is_nanogpts_get_lr(warmup: int) -> None:
+    config = GPTConfig(iterations=400, eval_every=100, warmup=warmup)
     gpt = build_gpt(GPTSpec(vocab_size=5, context=4, layers=1, heads=1, dim=4), seed=0)
     optimizer = build_optimizer(gpt, config)
     schedule = build_schedule(optimizer, config)
     used = []
-    for _ in range(config.iterations * accumulate):  # what the loop does per batch
-        if optimizer.pending == 0:
-            used.append([g["lr"] for g in optimizer.param_groups])
+    for _ in range(config.iterations):  # what the loop does after each update
+        used.append([g["lr"] for g in optimizer.param_groups])
         optimizer.step()
         schedule.after_update()
-    assert len(used) == config.iterations
     for it, lrs in enumerate(used):
         expected = nanogpt_lr(it, config.lr, config.min_lr, warmup, config.iterations)
         assert lrs == pytest.approx([expected, expected], rel=1e-9, abs=1e-12), it
+
+
+class Rates(Callback):
+    """The learning rate of every update a run makes: the first before training, each next one
+    after an update (the loop has moved the schedule by then)."""
+
+    def __init__(self) -> None:
+        self.lrs: list[float] = []
+        self.steps: list[int] = []
+
+    def on_fit_start(self, state: LoopState) -> None:
+        self.lrs.append(state.lr)
+
+    def on_batch_end(self, state: LoopState, epoch: int, batch: int, loss: torch.Tensor) -> None:
+        self.lrs.append(state.lr)
+        self.steps.append(state.step)
+
+
+def test_with_accumulation_the_schedule_moves_once_per_update(corpus: Path, tmp_path: Path) -> None:
+    config = tiny(corpus, tmp_path, accumulate=3, iterations=16, warmup=4, samples_every=0)
+    rates = Rates()
+    train_gpt(config, [rates])  # 16 updates of 3 batches each
+    assert rates.steps == list(range(1, 17))  # one event per update, not per batch
+    expected = [nanogpt_lr(it, config.lr, config.min_lr, 4, 16) for it in range(17)]
+    assert rates.lrs == pytest.approx(expected, rel=1e-9, abs=1e-12)
+    # and the test can fail: a schedule moved per batch would be 3 times as far along
+    assert rates.lrs[5] != pytest.approx(nanogpt_lr(15, config.lr, config.min_lr, 4, 16))
 
 
 def test_the_config_refuses_what_cannot_run() -> None:
@@ -127,26 +155,25 @@ def test_prepare_text_holds_out_the_end_and_counts_unknown_characters(tmp_path: 
     assert b.unigram == pytest.approx(math.log(3), abs=1e-3) and b.bigram == pytest.approx(0.0)
 
 
-class Crash(Callback):
-    """Raises at a chosen step, like a process that dies there."""
+class AtBatch(Callback):
+    """Calls ``act`` in the forward pass of the run's ``at``-th training batch (0-based, counted
+    over the whole run): between two events of the loop, e.g. inside an accumulation group."""
 
-    def __init__(self, at: int) -> None:
-        self.at = at
+    def __init__(self, at: int, act: Callable[[], None]) -> None:
+        self.at, self.act, self.seen = at, act, 0
 
-    def on_batch_end(self, state: LoopState, epoch: int, batch: int, loss: torch.Tensor) -> None:
-        if state.step == self.at:
-            raise RuntimeError("killed")
+    def on_fit_start(self, state: LoopState) -> None:
+        def hook(module: torch.nn.Module, args: object) -> None:
+            if module.training:  # evaluation and samples do not count
+                if self.seen == self.at:
+                    self.act()
+                self.seen += 1
+
+        state.model.register_forward_pre_hook(hook)
 
 
-class Signal(Callback):
-    """Delivers a caught SIGINT at a chosen step: the checkpointer saves at the next one."""
-
-    def __init__(self, signals: SignalCatcher, at: int) -> None:
-        self.signals, self.at = signals, at
-
-    def on_batch_end(self, state: LoopState, epoch: int, batch: int, loss: torch.Tensor) -> None:
-        if state.step == self.at:
-            self.signals.signum = signal.SIGINT
+def crash() -> None:
+    raise RuntimeError("killed")  # like a process that dies there
 
 
 def weights(run: Path) -> dict[str, torch.Tensor]:
@@ -176,6 +203,10 @@ def test_a_tiny_run_trains_through_looplabs_loop(reference: Path) -> None:
     header, values = rows[0], [dict(zip(rows[0], map(float, r), strict=True)) for r in rows[1:]]
     assert header[:5] == ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy"]
     assert len(values) == 3  # 24 updates, evaluated every 8
+    for row in values:  # the loop clips at 1.0 and says how often, and how large the norms are
+        assert 0.0 <= row["clip_frac"] <= 1.0 and row["grad_norm"] > 0
+    acted = round(sum(row["clip_frac"] for row in values) * 8)
+    assert f"the clip acted on {acted} of 24 updates" in (reference / "report.html").read_text()
     samples = json.loads((reference / "samples.json").read_text())
     assert [s["step"] for s in samples] == [0, 8, 16, 24]
     vocab = len(torch.load(reference / "model.pt", weights_only=True)["vocabulary"]) + 1
@@ -190,28 +221,37 @@ def test_a_tiny_run_trains_through_looplabs_loop(reference: Path) -> None:
         assert part in report
 
 
-def test_a_run_that_crashed_resumes_to_the_same_bits(
+def test_a_run_that_crashed_inside_an_accumulation_group_resumes_to_the_same_bits(
     corpus: Path, reference: Path, tmp_path: Path
 ) -> None:
-    config = tiny(corpus, tmp_path, accumulate=2, checkpoint_steps=3)  # every 6 batches
+    config = tiny(corpus, tmp_path, accumulate=2, checkpoint_steps=3)  # every 3 updates
     with pytest.raises(RuntimeError, match="killed"):
-        train_gpt(config, [Crash(at=39)])  # in epoch 3 (16 batches each)
+        # batch 41 of the run: epoch 3's batch 9, the second half of its update 5
+        train_gpt(config, [AtBatch(41, crash)])
     run = tmp_path / "run"
     assert read_status(run)["status"] == "failed"
-    assert list_checkpoints(run / CHECKPOINT_DIR)[-1].name == "ckpt-e0002-b000004.pt"  # step 36
+    newest = list_checkpoints(run / CHECKPOINT_DIR)[-1]
+    assert newest.name == "ckpt-e0002-b000004.pt"  # update 18: epoch 3's first 2 updates
+    assert read_checkpoint(newest)["step"] == 18
     resumed = train_gpt(gpt_run_config(run, {}), resume=run)
     assert read_status(run)["status"] == "complete"
     assert_same_run(reference, resumed.run_dir)
 
 
-def test_a_signal_inside_an_accumulation_group_resumes_to_the_same_bits(
+def test_a_signal_inside_an_accumulation_group_checkpoints_at_its_end_and_resumes_exactly(
     corpus: Path, reference: Path, tmp_path: Path
 ) -> None:
+    """The loop's events fire once per update, so the checkpoint a signal asks for is written
+    when the group it came in has made its update: no partial gradients need to be saved."""
     config = tiny(corpus, tmp_path, accumulate=2)
     with SignalCatcher() as signals, pytest.raises(Interrupted) as caught:
-        train_gpt(config, [Signal(signals, at=20)], signals=signals)
+        # a real SIGINT during batch 40: epoch 3's batch 8, the first half of its update 5
+        train_gpt(config, [AtBatch(40, lambda: os.kill(os.getpid(), signal.SIGINT))],
+                  signals=signals)  # fmt: skip
     assert caught.value.checkpoint is not None
-    assert caught.value.checkpoint.name == "ckpt-e0001-b000005.pt"  # step 21: half an update
+    assert caught.value.checkpoint.name == "ckpt-e0002-b000010.pt"  # after batch 41: update 21
+    saved = read_checkpoint(caught.value.checkpoint)
+    assert (saved["epoch"], saved["batch"], saved["step"]) == (2, 10, 21)
     run = tmp_path / "run"
     assert read_status(run)["status"] == "interrupted"
     resumed = train_gpt(gpt_run_config(run, {}), resume=run)

@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from looplab import loop
 from looplab.data.batches import Batches
 from looplab.loop import Callback, History, LoopState
+from looplab.loop.snapshot import Snapshot, capture
 from looplab.models import TaskLoss
 from looplab.watch.clipping import ClipCounter
 
@@ -160,3 +161,44 @@ def test_clipping_and_accumulation_compose_the_clip_sees_the_summed_gradient() -
                  epochs=2, task="multiclass", accumulate=k, clip_norm=clip)  # fmt: skip
         runs.append(model)
     assert max_difference(*runs) < 1e-6
+
+
+class StopAt(Callback):
+    """Snapshots the loop and the counter after update ``at``, then dies (a crash)."""
+
+    def __init__(self, at: int, counter: ClipCounter) -> None:
+        self.at, self.counter = at, counter
+        self.saved: tuple[Snapshot, dict[str, Tensor]] | None = None
+
+    def on_batch_end(self, state: LoopState, epoch: int, batch: int, loss: Tensor) -> None:
+        if state.step == self.at:
+            self.saved = (capture(state), self.counter.state_dict())
+            raise RuntimeError("killed")
+
+
+def test_a_clip_counter_resumed_mid_epoch_reports_the_whole_epoch() -> None:
+    X, y = dataset()
+
+    def run(callbacks: list[Callback], resume: Snapshot | None = None) -> History:
+        model = network()
+        return loop.fit(model, Batches(X, y, 8, generator=torch.Generator().manual_seed(2)),
+                        TaskLoss("multiclass"), torch.optim.SGD(model.parameters(), lr=0.5),
+                        epochs=2, task="multiclass", clip_norm=0.3, accumulate=2,
+                        callbacks=callbacks, resume=resume)  # fmt: skip
+
+    whole = run([ClipCounter()])
+    first = ClipCounter()
+    stop = StopAt(9, first)  # 6 updates an epoch: the 3rd of epoch 2
+    with pytest.raises(RuntimeError, match="killed"):
+        run([first, stop])
+    assert stop.saved is not None
+    snapshot, counted = stop.saved
+    assert len(counted["norms"]) == 3  # epoch 2's norms so far
+    second = ClipCounter()
+    second.load_state_dict(counted)
+    resumed = run([second], resume=snapshot)
+    assert resumed.rows[-1]["grad_norm"] == whole.rows[-1]["grad_norm"]
+    assert resumed.rows[-1]["clip_frac"] == whole.rows[-1]["clip_frac"]
+    # and the test can fail: a fresh counter sees only the last 3 updates of the epoch
+    fresh = run([ClipCounter()], resume=snapshot)
+    assert fresh.rows[-1]["grad_norm"] != whole.rows[-1]["grad_norm"]

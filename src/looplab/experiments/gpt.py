@@ -13,7 +13,8 @@ What a language model adds is given to ``fit`` as its ordinary arguments:
   norm gains) do not;
 - the learning rate warms up linearly over ``warmup`` updates, then follows a cosine down to
   ``min_lr`` at the last update (nanoGPT's ``get_lr``);
-- gradient clipping and accumulation, in the optimizer (:mod:`looplab.run.accumulate`);
+- gradient accumulation and clipping, by the loop itself (``fit(accumulate=, clip_norm=)``):
+  the schedule moves once per update, not once per batch;
 - samples of text at several epochs (:class:`~looplab.experiments.gpt_sampling.SampleRecorder`).
 
 The loss is cross-entropy in nats per character; the report compares it with what simpler
@@ -46,7 +47,6 @@ from looplab.experiments.gpt_sampling import Sample
 from looplab.loop.history import History
 from looplab.loop.snapshot import Snapshot
 from looplab.models.gpt import GPT, GPTSpec, build_gpt
-from looplab.run.accumulate import AccumulateClip, PerUpdate
 from looplab.run.build import seed_everything
 from looplab.run.directory import read_status
 from looplab.run.schedules import LoopSchedule
@@ -113,27 +113,27 @@ def optimizer_groups(gpt: GPT, weight_decay: float) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-def build_optimizer(gpt: GPT, config: GPTConfig) -> AccumulateClip:
-    """AdamW on :func:`optimizer_groups`, updating every ``accumulate`` batches, clipped."""
-    adamw = torch.optim.AdamW(
+def build_optimizer(gpt: GPT, config: GPTConfig) -> torch.optim.AdamW:
+    """AdamW on :func:`optimizer_groups` (the loop accumulates and clips before its step)."""
+    return torch.optim.AdamW(
         optimizer_groups(gpt, config.weight_decay), lr=config.lr, betas=(BETA1, config.beta2)
     )
-    return AccumulateClip(adamw, config.accumulate, config.clip_norm)
 
 
-def build_schedule(optimizer: AccumulateClip, config: GPTConfig) -> PerUpdate:
+def build_schedule(optimizer: torch.optim.Optimizer, config: GPTConfig) -> LoopSchedule:
     r"""Update $t$ (0-based) uses $\eta\,(t+1)/(W+1)$ while $t < W$, then
     $\eta_{min} + \tfrac12(\eta - \eta_{min})(1 + \cos(\pi (t - W) / (N - W)))$: torch's
-    ``LinearLR`` then ``CosineAnnealingLR``, stepped once per update."""
+    ``LinearLR`` then ``CosineAnnealingLR``, stepped by the loop once per update (every
+    ``accumulate`` batches)."""
     s = torch.optim.lr_scheduler
-    inner, w, n = optimizer.inner, config.warmup, config.iterations
+    inner, w, n = optimizer, config.warmup, config.iterations
     decay = s.CosineAnnealingLR(inner, T_max=n - w, eta_min=config.min_lr)
     scheduler: s.LRScheduler = decay
     if w > 0:
         ramp = s.LinearLR(inner, 1 / (w + 1), 1.0, total_iters=w)
         scheduler = s.SequentialLR(inner, [ramp, decay], milestones=[w])
     plan = f"warmup {w} then cosine to {config.min_lr:g} over {n} updates"
-    return PerUpdate(LoopSchedule(scheduler, per_step=True, plan=plan), optimizer)
+    return LoopSchedule(scheduler, per_step=True, plan=plan)
 
 
 @dataclass
@@ -145,8 +145,8 @@ class GPTParts:
     gpt: GPT
     train: RandomWindows
     val: Blocks
-    optimizer: AccumulateClip
-    schedule: PerUpdate
+    optimizer: torch.optim.AdamW
+    schedule: LoopSchedule
     threads: int  # torch CPU threads while training: config.threads, or chosen when 0
 
 

@@ -137,7 +137,7 @@ class SampleRecorder(Callback):
     def on_fit_start(self, state: LoopState) -> None:
         self.samples = [s for s in self.samples if s.epoch <= state.epoch]
         if state.epoch == 0 and state.batch == 0 and not self.samples:
-            loss = None  # the untrained model's held-out loss: about ln V
+            loss = None  # the untrained model's held-out loss: near ln V (4.51 vs 4.64 by default)
             if state.val_batches is not None:
                 loss = evaluate(state.model, state.val_batches, state.loss_fn, state.task)["loss"]
             self._keep(Sample(0, 0, loss, self.sample()))

@@ -120,6 +120,10 @@ def training_section(run: GPTRun) -> Section:
     accumulate = (f"the mean gradient of {c.accumulate} batches per update"
                   if c.accumulate > 1 else "one batch per update")  # fmt: skip
     clip = f"clipped to a global norm of {c.clip_norm:g}" if c.clip_norm > 0 else "not clipped"
+    fractions = [r["clip_frac"] for r in run.history.rows if "clip_frac" in r]  # per epoch
+    if fractions:
+        acted = round(sum(fractions) * c.eval_every)
+        clip += f" (the clip acted on {acted:,} of {len(fractions) * c.eval_every:,} updates)"
     items = [
         f"{gpt.parameter_count():,} parameters (the token embedding and the output head are one "
         "tensor)",

@@ -10,6 +10,8 @@ the clip too low).
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 
@@ -27,7 +29,8 @@ class ClipCounter(Callback):
         self.norms: list[Tensor] = []
 
     def on_epoch_start(self, state: LoopState, epoch: int) -> None:
-        self.norms = []
+        if state.batch == 0:  # a run resumed mid-epoch keeps the norms of its first part
+            self.norms = []
 
     def on_batch_end(self, state: LoopState, epoch: int, batch: int, loss: Tensor) -> None:
         if state.grad_norm is not None:
@@ -39,3 +42,12 @@ class ClipCounter(Callback):
         norms = torch.stack(self.norms).double().cpu()  # (steps,)
         row["clip_frac"] = float((norms > state.clip_norm).double().mean())
         row["grad_norm"] = float(norms.median())
+
+    def state_dict(self) -> dict[str, Any]:
+        """The norms of the epoch so far: a run resumed mid-epoch reports the whole epoch (give
+        the counter to the Checkpointer's ``parts``, and its entry back on resume)."""
+        norms = torch.stack(self.norms).cpu() if self.norms else torch.empty(0)  # (steps,)
+        return {"norms": norms}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.norms = list(state["norms"].unbind())
