@@ -150,8 +150,11 @@ def _train(
     monitor = LayerMonitor() if config.monitor and primary else None  # per-layer statistics
     # diagnoses before the guard: a NaN is explained in history.messages before it stops the run
     watchers: list[Callback] = [monitor, Diagnoses(monitor)] if monitor else [Diagnoses()]
-    if config.clip_norm is not None:  # clip_frac: how often the clip acted
-        watchers.insert(0, ClipCounter())
+    clips = ClipCounter() if config.clip_norm is not None and primary else None  # clip_frac
+    if clips is not None:
+        watchers.insert(0, clips)
+    # callbacks whose own state is part of exact resume: saved in every checkpoint, given back
+    stateful = {k: v for k, v in (("monitor", monitor), ("clips", clips)) if v is not None}
     rolls_back = config.on_nan == "rollback"
     extra: list[Callback] = [*(watchers if primary else []), DivergenceGuard(rolls_back)]
     job = AgreedSignals(signals, place) if signals is not None and place is not None else None
@@ -165,11 +168,10 @@ def _train(
     )  # rollback needs checkpoints
     if run_dir is not None or rolls_back:
         every = (config.checkpoint_every, config.checkpoint_steps, config.keep_checkpoints)
-        parts = {"monitor": monitor} if monitor is not None else {}  # exact resume of --monitor
         gather = functools.partial(gather_snapshot, place) if place is not None else None
         extra.append(Checkpointer(checkpoints, *every, signals=job or signals,
                                   initial=rolls_back, extra={"config": config.to_dict()},
-                                  parts=parts, gather=gather, writes=primary))  # fmt: skip
+                                  parts=stateful, gather=gather, writes=primary))  # fmt: skip
     if run_dir is not None and primary:
         write_atomic(run_dir / "config.toml", tomli_w.dumps(config.to_dict()).encode())
         extra += [HistoryWriter(run_dir / "history.csv"), path]
@@ -177,15 +179,18 @@ def _train(
             extra.append(TensorBoardLogger(run_dir))
         stack.enter_context(status_of(run_dir))
 
+    def restore_parts(snapshot: Snapshot | None) -> None:
+        for name, part in stateful.items():
+            if snapshot is not None and name in snapshot:
+                part.load_state_dict(snapshot[name])
+
     def fit_once(resume: Snapshot | None) -> History:
-        if monitor is not None and resume is not None and "monitor" in resume:
-            monitor.load_state_dict(resume["monitor"])
+        restore_parts(resume)
         return fit(model, data, config, [*extra, *callbacks], resume, place)
 
     if start_from is not None and is_done(start_from, config):
         history = restored_history(model, start_from)  # killed after its final checkpoint
-        if monitor is not None and "monitor" in start_from:
-            monitor.load_state_dict(start_from["monitor"])
+        restore_parts(start_from)
     else:
         history = fit_with_rollback(fit_once, checkpoints, rolls_back, start_from)
     said = set(history.messages)
