@@ -603,6 +603,37 @@ PLANTED: dict[str, list[tuple[str, str]]] = {
             "multiplies W.T",
         ),
     ],
+    "3.1.1": [
+        (
+            _changed("3.1.1", "m / (1 - beta1**t)", "m").replace("v / (1 - beta2**t)", "v"),
+            "without the bias correction",
+        ),
+        (
+            _changed("3.1.1", "1 - beta1**t", "1 - beta1 ** (t - 1) + 1e-30").replace(
+                "1 - beta2**t", "1 - beta2 ** (t - 1) + 1e-30"
+            ),
+            "not 1 - beta^(t - 1)",
+        ),
+        (_changed("3.1.1", "v_hat.sqrt() + eps", "(v_hat + eps).sqrt()"), "not inside it"),
+        (_changed("3.1.1", "(1 - beta2) * g * g", "(1 - beta2) * g.abs()"), "squared gradient"),
+        (_changed("3.1.1", "m_hat / (v_hat.sqrt() + eps)", "m_hat / v_hat"), "the square root"),
+    ],
+    "3.1.2": [
+        (
+            _changed(
+                "3.1.2", "momentum * velocity + g", "momentum * velocity + (1 - momentum) * g"
+            ),
+            "without the (1 - momentum)",
+        ),
+        (_changed("3.1.2", "return p - lr * velocity", "return p - lr * g"), "not along the"),
+        (
+            """
+            def momentum_step(p, g, velocity, lr, momentum):
+                return p - lr * velocity, momentum * velocity + g  # planted: the old velocity
+            """,
+            "then step along the new one",
+        ),
+    ],
 }
 
 PLANTED_CASES = [(i, body, words) for i, plants in PLANTED.items() for body, words in plants]
