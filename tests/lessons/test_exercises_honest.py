@@ -634,6 +634,17 @@ PLANTED: dict[str, list[tuple[str, str]]] = {
             "then step along the new one",
         ),
     ],
+    "3.2.1": [
+        (_changed("3.2.1", "(t + 1) / (warmup + 1)", "t / warmup"), "a wasted step"),
+        (
+            _changed("3.2.1", "(t - warmup) / (total - warmup)", "t / total"),
+            "the cosine starts when the warm-up ends",
+        ),
+        (
+            _changed("3.2.1", "(t - warmup) / (total - warmup)", "(t - warmup) / total"),
+            "must head for 0 by the end",
+        ),
+    ],
 }
 
 PLANTED_CASES = [(i, body, words) for i, plants in PLANTED.items() for body, words in plants]

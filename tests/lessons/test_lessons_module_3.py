@@ -71,3 +71,37 @@ def test_3_1_on_the_default_job_sgd_lags_at_the_same_lr(runs: Runs) -> None:
     sgd = r["validation loss, sgd"]
     for name in ("momentum", "nesterov", "rmsprop", "adam"):
         assert r[f"validation loss, {name}"] < sgd, name
+
+
+# ---------------------------------------------------------------- 3.2
+
+
+def test_3_2_the_scratch_schedules_equal_torchs_and_start_where_the_formulas_say(
+    runs: Runs,
+) -> None:
+    r = runs["3.2"]["schedule_curves"]
+    for name in ("step", "exponential", "cosine", "warmup_cosine", "one_cycle"):
+        assert r[f"max |scratch - torch| / lr, {name}"] < 1e-12, name
+    warmup_updates = 3 * 8
+    assert r["warmup_cosine, first lr"] == pytest.approx(0.1 / (warmup_updates + 1), rel=1e-12)
+    assert r["one_cycle, first lr"] == pytest.approx(0.1 / 25, rel=1e-12)
+
+
+def test_3_2_decaying_schedules_settle_the_loss_and_the_runs_are_real(runs: Runs) -> None:
+    r = runs["3.2"]["schedules_on_the_default_job"]
+    constant = r["validation loss jitter, constant"]
+    for name in ("step", "cosine", "warmup_cosine", "one_cycle"):
+        assert r[f"validation loss jitter, {name}"] < 0.75 * constant, name
+        assert r[f"final training loss, {name}"] < r["final training loss, constant"], name
+    # the cosine run again with looplab's from-scratch Adam and cosine instead of torch's
+    config = Config(epochs=12, device="cpu", lr=0.03, schedule="cosine", impl="scratch")
+    history = fit(build_model(ModelSpec(2, 1, (16, 16)), seed=0), load_prepared(config), config)
+    assert r["final training loss, cosine"] == pytest.approx(history.last["train_loss"], rel=1e-4)
+
+
+def test_3_2_the_lr_finders_suggestion_trains_best_of_three(runs: Runs) -> None:
+    r = runs["3.2"]["lr_finder"]
+    assert r["model unchanged by the test"] == 1.0
+    assert 1e-3 < r["suggested lr"] < 1.0
+    at = {f: r[f"validation loss at {f:g} x the suggestion"] for f in (0.1, 1.0, 10.0)}
+    assert at[1.0] < at[0.1] and at[1.0] < at[10.0], at

@@ -183,7 +183,7 @@ def optimizers_on_the_default_job(
         ax.plot(np.arange(1, len(mean) + 1), mean, color=colour, label=name)
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
-    ax.set_ylabel(f"validation loss (mean of {len(seeds)} seeds)")
+    ax.set_ylabel(f"validation loss (mean over seeds {list(seeds)})")
     ax.set_title("moons, 2-16-16-1 ReLU, batches of 32, every optimizer at lr 0.01")
     ax.legend()
     out.mkdir(parents=True, exist_ok=True)
@@ -194,7 +194,7 @@ def optimizers_on_the_default_job(
         result.add(
             f"validation loss, {name}",
             float(np.mean([c[-1] for c in curves[name]])),
-            f"after {config.epochs} epochs, mean of {len(seeds)} seeds; validation accuracy "
+            f"after {config.epochs} epochs, mean over seeds {list(seeds)}; validation accuracy "
             f"{np.mean(accuracy[name]):.1%}",
         )
     return result
