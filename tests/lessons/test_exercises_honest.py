@@ -645,6 +645,36 @@ PLANTED: dict[str, list[tuple[str, str]]] = {
             "must head for 0 by the end",
         ),
     ],
+    "3.3.1": [
+        (
+            _changed(
+                "3.3.1", "std = gain / math.sqrt(shape[1])", "std = gain / math.sqrt(shape[0])"
+            ),
+            "not shape[0]",
+        ),
+        (
+            _changed("3.3.1", "std = gain / math.sqrt(shape[1])", "std = gain**2 / shape[1]"),
+            "is the variance",
+        ),
+        (
+            _changed("3.3.1", "std = gain / math.sqrt(shape[1])", "std = 1 / math.sqrt(shape[1])"),
+            "the activation's gain",
+        ),
+    ],
+    "3.3.2": [
+        (
+            _changed(
+                "3.3.2",
+                "math.sqrt(6 / (shape[0] + shape[1]))",
+                "math.sqrt(2 / (shape[0] + shape[1]))",
+            ),
+            "is the std",
+        ),
+        (
+            _changed("3.3.2", "math.sqrt(6 / (shape[0] + shape[1]))", "math.sqrt(6 / shape[1])"),
+            "averages both fans",
+        ),
+    ],
 }
 
 PLANTED_CASES = [(i, body, words) for i, plants in PLANTED.items() for body, words in plants]

@@ -4,6 +4,8 @@ torch loops)."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -11,6 +13,7 @@ import torch
 
 from looplab.config import Config
 from looplab.data.prepared import load_prepared
+from looplab.experiments.sine_width import sine_data, sine_model
 from looplab.lessons.lesson import DemoResult
 from looplab.models.mlp import ModelSpec, build_model
 from looplab.run.fit import fit
@@ -105,3 +108,76 @@ def test_3_2_the_lr_finders_suggestion_trains_best_of_three(runs: Runs) -> None:
     assert 1e-3 < r["suggested lr"] < 1.0
     at = {f: r[f"validation loss at {f:g} x the suggestion"] for f in (0.1, 1.0, 10.0)}
     assert at[1.0] < at[0.1] and at[1.0] < at[10.0], at
+
+
+# ---------------------------------------------------------------- 3.3
+
+
+def test_3_3_equal_starts_stay_equal_and_zeros_guess_the_commoner_class(runs: Runs) -> None:
+    r = runs["3.3"]["symmetry"]
+    assert r["distinct units in hidden layer 1, default"] == 16
+    assert r["distinct units in hidden layer 1, constant"] == 1
+    assert r["distinct units in hidden layer 1, zeros"] == 1
+    val = load_prepared(Config()).val
+    assert val is not None
+    share = float(val.y.mean())  # type: ignore[union-attr]
+    assert r["validation accuracy, zeros"] == pytest.approx(max(share, 1 - share), abs=1e-9)
+    assert r["validation accuracy, default"] > r["validation accuracy, constant"]
+
+
+def _relu_growth(init: Callable[[torch.Tensor], object], width: int, depth: int) -> float:
+    """The rms growth per layer of a ReLU stack initialized by a torch.nn.init function."""
+    g = torch.Generator().manual_seed(1)
+    h = torch.randn(512, width, generator=g, dtype=torch.float64)
+    first = last = 0.0
+    for layer in range(depth):
+        W = torch.empty(width, width, dtype=torch.float64)
+        init(W)
+        h = torch.relu(h @ W.T)
+        last = float(h.pow(2).mean().sqrt())
+        first = last if layer == 0 else first
+    return float((last / first) ** (1 / (depth - 1)))
+
+
+def test_3_3_the_signals_growth_per_layer_matches_the_closed_forms(runs: Runs) -> None:
+    r = runs["3.3"]["variance_by_depth"]
+    width = 128  # fast mode
+    assert r["relu, normal: growth per layer"] == pytest.approx(math.sqrt(width / 2), rel=0.1)
+    assert r["relu, xavier_normal: growth per layer"] == pytest.approx(math.sqrt(0.5), rel=0.1)
+    # the same stacks drawn by torch.nn.init, from another seed
+    torch_xavier = _relu_growth(torch.nn.init.xavier_normal_, width, 20)
+    assert r["relu, xavier_normal: growth per layer"] == pytest.approx(torch_xavier, rel=0.05)
+    torch_normal = _relu_growth(torch.nn.init.normal_, width, 20)
+    assert r["relu, normal: growth per layer"] == pytest.approx(torch_normal, rel=0.05)
+    assert 0.4 < r["rms after layer 20, kaiming_normal, relu"] < 2.5
+    assert r["rms after layer 20, zeros, relu"] == 0.0
+    assert r["rms after layer 20, zeros, tanh"] == 0.0
+    assert 0.9 < r["rms after layer 20, normal, tanh"] < 1.0  # saturated at +-1
+
+
+def _plain_sine_loss(init: str, seed: int, epochs: int) -> float:
+    """Lesson 2.3's network by a plain torch loop: full-batch SGD on MSE, lr 1e-2."""
+    model = sine_model(50, seed, init)
+    data = sine_data()
+    x, y = data.train.X, data.train.y  # type: ignore[union-attr]
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-2)
+    loss = torch.tensor(0.0)
+    for _ in range(epochs):
+        loss = torch.nn.functional.mse_loss(model(x)[:, 0], y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return float(loss.detach())
+
+
+def test_3_3_default_and_xavier_fix_the_sine_run_randn_and_kaiming_do_not(runs: Runs) -> None:
+    r = runs["3.3"]["sine_fixed_by_init"]
+    seeds = 2  # fast mode
+    assert r["runs that diverged, randn"] == seeds
+    assert r["runs that diverged, kaiming_normal"] == seeds
+    assert r["runs that diverged, default"] == 0
+    assert r["runs that diverged, xavier_normal"] == 0
+    fc1 = sine_model(50, 0, "kaiming_normal").linear(1).weight.detach()  # (50, 1): fan_in 1
+    assert float(fc1.std()) > 1.0  # larger than randn's std 1
+    assert not math.isfinite(_plain_sine_loss("kaiming_normal", 0, 200))
+    assert _plain_sine_loss("xavier_normal", 0, 200) < 0.5
