@@ -675,6 +675,48 @@ PLANTED: dict[str, list[tuple[str, str]]] = {
             "averages both fans",
         ),
     ],
+    "3.4.1": [
+        (
+            _changed(
+                "3.4.1",
+                "((x - mean) ** 2).mean(dim=-1, keepdim=True)",
+                "x.var(dim=-1, keepdim=True)",
+            ),
+            "the biased variance",
+        ),
+        (_changed("3.4.1", "dim=-1", "dim=0"), "are batch norm's"),
+        (
+            _changed("3.4.1", "torch.sqrt(var + eps)", "(torch.sqrt(var) + eps)"),
+            "inside the square",
+        ),
+    ],
+    "3.4.2": [
+        (
+            _changed(
+                "3.4.2",
+                "torch.clamp(max_norm / (total + 1e-6), max=1.0)",
+                "max_norm / (total + 1e-6)",
+            ),
+            "small gradients stay",
+        ),
+        (
+            """
+            def clip_gradients(grads, max_norm):
+                total = torch.sqrt(sum((g**2).sum() for g in grads))
+                return total, [g * min(1.0, max_norm / (float(g.norm()) + 1e-6)) for g in grads]
+            """,
+            "not each tensor by its own norm",
+        ),
+        (
+            """
+            def clip_gradients(grads, max_norm):
+                total = torch.sqrt(sum((g**2).sum() for g in grads))
+                clipped = [g * min(1.0, max_norm / (float(total) + 1e-6)) for g in grads]
+                return torch.sqrt(sum((g**2).sum() for g in clipped)), clipped
+            """,
+            "measured before clipping",
+        ),
+    ],
 }
 
 PLANTED_CASES = [(i, body, words) for i, plants in PLANTED.items() for body, words in plants]

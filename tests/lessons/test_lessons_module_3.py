@@ -181,3 +181,53 @@ def test_3_3_default_and_xavier_fix_the_sine_run_randn_and_kaiming_do_not(runs: 
     assert float(fc1.std()) > 1.0  # larger than randn's std 1
     assert not math.isfinite(_plain_sine_loss("kaiming_normal", 0, 200))
     assert _plain_sine_loss("xavier_normal", 0, 200) < 0.5
+
+
+# ---------------------------------------------------------------- 3.4
+
+
+def _hand_gradient_ratio(activation: str, residual: bool) -> float:
+    """fc1's / fc21's weight-gradient norm for lesson 3.4's 2-(32 x 20)-1 net, its forward
+    written out here (h <- act(W h + b), plus h with residual) on the model's weights."""
+    model = build_model(ModelSpec(2, 1, (32,) * 20, activation, residual=residual), seed=0)
+    weights = [(model.linear(i).weight, model.linear(i).bias) for i in range(1, 22)]
+    params = [(W.detach().clone().requires_grad_(), b.detach().clone()) for W, b in weights]
+    act = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}[activation]
+    train = load_prepared(Config()).train
+    h, y = train.X[:256], train.y[:256]  # type: ignore[union-attr]
+    for i, (W, b) in enumerate(params[:-1]):
+        out = act(h @ W.T + b)
+        h = h + out if residual and i > 0 else out  # fc1 (2 -> 32) has no skip
+    W, b = params[-1]
+    loss = torch.nn.functional.binary_cross_entropy_with_logits((h @ W.T + b)[:, 0], y)
+    grads = torch.autograd.grad(loss, [params[0][0], params[-1][0]])
+    return float(grads[0].norm() / grads[1].norm())
+
+
+def test_3_4_the_gradient_vanishes_through_sigmoids_and_the_fixes_keep_it(runs: Runs) -> None:
+    r = runs["3.4"]["gradient_norm_by_layer"]
+    for activation, variant, residual in (
+        ("sigmoid", "plain", False),
+        ("tanh", "plain", False),
+        ("sigmoid", "residual", True),
+        ("relu", "residual", True),
+    ):
+        measured = r[f"fc1 / fc21 gradient norm, {activation}, {variant}"]
+        assert measured == pytest.approx(_hand_gradient_ratio(activation, residual), rel=1e-3)
+    assert r["fc1 / fc21 gradient norm, sigmoid, plain"] < 1e-12
+    assert r["fc1 / fc21 gradient norm, sigmoid, residual"] > 1e-4
+    for activation in ("sigmoid", "tanh", "relu"):
+        assert 0.1 < r[f"fc1 / fc21 gradient norm, {activation}, batch norm"] < 100
+        plain = r[f"fc1 / fc21 gradient norm, {activation}, plain"]
+        assert r[f"fc1 / fc21 gradient norm, {activation}, residual"] > 100 * plain
+
+
+def test_3_4_the_plain_deep_sigmoid_net_stays_at_chance_the_fixed_ones_learn(runs: Runs) -> None:
+    r = runs["3.4"]["training_deep_sigmoid"]
+    val = load_prepared(Config()).val
+    share = float(val.y.mean())  # type: ignore[union-attr]
+    chance = max(share, 1 - share)
+    assert r["best validation accuracy, plain"] == pytest.approx(chance, abs=1e-9)
+    assert r["best validation accuracy, layer norm"] == pytest.approx(chance, abs=1e-9)
+    assert r["best validation accuracy, batch norm"] > chance + 0.2
+    assert r["best validation accuracy, residual"] > chance + 0.2
