@@ -342,8 +342,8 @@ LESSON = Lesson(
         "gradient_by_layer.png: plain sigmoid's gradient falls by many orders of magnitude "
         "from the output back to fc1; tanh and ReLU (with PyTorch's default init) fall too, "
         "less steeply",
-        "gradient_by_layer.png: batch norm keeps every layer's gradient within about one order "
-        "of magnitude; residual connections keep sigmoid's gradient at the input within a few "
+        "gradient_by_layer.png: batch norm keeps all 21 layers' gradients within about two "
+        "orders of magnitude of each other; residual connections keep sigmoid's gradient at the input within a few "
         "orders instead of more than ten; layer norm helps tanh and ReLU, "
         "not sigmoid",
         "deep_sigmoid.png: the plain deep sigmoid net (and the layer-normed one) stays at "
