@@ -343,9 +343,9 @@ LESSON = Lesson(
         "from the output back to fc1; tanh and ReLU (with PyTorch's default init) fall too, "
         "less steeply",
         "gradient_by_layer.png: batch norm keeps all 21 layers' gradients within about two "
-        "orders of magnitude of each other; residual connections keep sigmoid's gradient at the input within a few "
-        "orders instead of more than ten; layer norm helps tanh and ReLU, "
-        "not sigmoid",
+        "orders of magnitude of each other; residual connections keep sigmoid's gradient at "
+        "the input within a few orders instead of more than ten; layer norm helps tanh and "
+        "ReLU, not sigmoid",
         "deep_sigmoid.png: the plain deep sigmoid net (and the layer-normed one) stays at "
         "chance while fc1's gradient is near zero; batch norm and residual learn; batch "
         "norm's validation accuracy jumps from epoch to epoch (in evaluation it normalizes by "
