@@ -717,6 +717,17 @@ PLANTED: dict[str, list[tuple[str, str]]] = {
             "measured before clipping",
         ),
     ],
+    "3.6.1": [
+        (_changed("3.6.1", "        optimizer.zero_grad()\n", ""), "call optimizer.zero_grad()"),
+        (
+            _changed(
+                "3.6.1",
+                "loss.backward()\n        optimizer.step()",
+                "optimizer.step()\n        loss.backward()",
+            ),
+            "backward before step",
+        ),
+    ],
 }
 
 PLANTED_CASES = [(i, body, words) for i, plants in PLANTED.items() for body, words in plants]

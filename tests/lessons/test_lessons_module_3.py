@@ -231,3 +231,25 @@ def test_3_4_the_plain_deep_sigmoid_net_stays_at_chance_the_fixed_ones_learn(run
     assert r["best validation accuracy, layer norm"] == pytest.approx(chance, abs=1e-9)
     assert r["best validation accuracy, batch norm"] > chance + 0.2
     assert r["best validation accuracy, residual"] > chance + 0.2
+
+
+# ---------------------------------------------------------------- 3.6
+
+
+def test_3_6_each_provoked_run_gets_its_own_note_and_its_fix_silences_it(runs: Runs) -> None:
+    r = runs["3.6"]["provoke_and_fix"]
+    kinds = [n.name.removesuffix(": said") for n in r.numbers if n.name.endswith(": said")]
+    assert set(kinds) == {
+        "diverging", "plateau", "loss scale", "vanishing gradients", "unstable",
+        "underfitting", "overfitting", "dead ReLUs",
+    }  # fmt: skip
+    for kind in kinds:
+        assert r[f"{kind}: said"] == 1.0, kind
+        assert r[f"{kind}: notes after the fix"] == 0.0, kind
+    said = {n.name: n.sentence for n in r.numbers}
+    # the loss-scale note quotes the target's mean: 1e5 plus 1e4 times a mean-zero signal
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(200, 3, generator=g)
+    y = 1e4 * (X @ torch.tensor([1.0, -0.5, 0.25]) + 0.3 * torch.randn(200, generator=g)) + 1e5
+    assert f"mean {float(y[:160].mean()):.4g}" in said["loss scale: said"]
+    assert "lr 50 is too large" in said["diverging: said"]
