@@ -728,6 +728,28 @@ PLANTED: dict[str, list[tuple[str, str]]] = {
             "backward before step",
         ),
     ],
+    "3.9.1": [
+        (
+            _changed(
+                "3.9.1", "F.mse_loss(model(x), y) / len(micro_batches)", "F.mse_loss(model(x), y)"
+            ),
+            "divide each micro-batch's loss",
+        ),
+        (
+            """
+            def accumulated_step(model, optimizer, micro_batches):
+                total = torch.zeros(())
+                for x, y in micro_batches:
+                    optimizer.zero_grad()  # planted: inside the loop
+                    loss = F.mse_loss(model(x), y) / len(micro_batches)
+                    loss.backward()
+                    total += loss.detach()
+                optimizer.step()
+                return total
+            """,
+            "clear the gradients once",
+        ),
+    ],
 }
 
 PLANTED_CASES = [(i, body, words) for i, plants in PLANTED.items() for body, words in plants]

@@ -253,3 +253,24 @@ def test_3_6_each_provoked_run_gets_its_own_note_and_its_fix_silences_it(runs: R
     y = 1e4 * (X @ torch.tensor([1.0, -0.5, 0.25]) + 0.3 * torch.randn(200, generator=g)) + 1e5
     assert f"mean {float(y[:160].mean()):.4g}" in said["loss scale: said"]
     assert "lr 50 is too large" in said["diverging: said"]
+
+
+# ---------------------------------------------------------------- 3.9
+
+
+def test_3_9_bf16_keeps_the_accuracy_and_rounds_within_its_unit(runs: Runs) -> None:
+    r = runs["3.9"]["bf16_on_the_default_job"]
+    assert abs(r["validation accuracy, bf16 autocast"] - r["validation accuracy, float32"]) <= 0.02
+    assert r["validation accuracy, float32"] > 0.9
+    # 8 significant bits: round-to-nearest is within 2^-8 of the value, and 1e5 draws get close
+    assert 2**-9 < r["bf16 worst relative rounding"] <= 2**-8
+    assert r["bf16 time / float32 time"] > 0
+
+
+def test_3_9_accumulation_and_resume_are_exact(runs: Runs) -> None:
+    a = runs["3.9"]["accumulation_is_a_bigger_batch"]
+    assert a["max |gradient of 32 - accumulated 4 x 8|"] < 1e-14
+    assert a["max weight difference after an epoch"] < 1e-12
+    c = runs["3.9"]["crash_and_resume"]
+    assert c["resumed from step"] == 120  # the last multiple of 20 before the crash at 130
+    assert c["max |straight - crashed and resumed| weight"] == 0.0
