@@ -75,7 +75,9 @@ def test_adding_a_lesson_is_one_new_module(
     extra = tmp_path / "more_lessons"
     extra.mkdir()
     (extra / "lesson_3_1.py").write_text(textwrap.dedent(NEW_LESSON))
-    monkeypatch.setattr(looplab.lessons, "__path__", [*looplab.lessons.__path__, str(extra)])
+    # the new module comes first on the path, so it stands in for a written lesson 3.1 too
+    monkeypatch.setattr(looplab.lessons, "__path__", [str(extra), *looplab.lessons.__path__])
+    monkeypatch.delitem(sys.modules, "looplab.lessons.lesson_3_1", raising=False)
     monkeypatch.chdir(tmp_path)
     try:
         assert entry("3.1").written
@@ -86,5 +88,5 @@ def test_adding_a_lesson_is_one_new_module(
         out = capsys.readouterr().out
         assert "Lesson 3.1: Optimizers beyond SGD" in out
         assert "max tanh" in out and "0.9951" in out  # tanh(3)
-    finally:
+    finally:  # monkeypatch puts back the real module, if one was imported
         sys.modules.pop("looplab.lessons.lesson_3_1", None)

@@ -603,6 +603,153 @@ PLANTED: dict[str, list[tuple[str, str]]] = {
             "multiplies W.T",
         ),
     ],
+    "3.1.1": [
+        (
+            _changed("3.1.1", "m / (1 - beta1**t)", "m").replace("v / (1 - beta2**t)", "v"),
+            "without the bias correction",
+        ),
+        (
+            _changed("3.1.1", "1 - beta1**t", "1 - beta1 ** (t - 1) + 1e-30").replace(
+                "1 - beta2**t", "1 - beta2 ** (t - 1) + 1e-30"
+            ),
+            "not 1 - beta^(t - 1)",
+        ),
+        (_changed("3.1.1", "v_hat.sqrt() + eps", "(v_hat + eps).sqrt()"), "not inside it"),
+        (_changed("3.1.1", "(1 - beta2) * g * g", "(1 - beta2) * g.abs()"), "squared gradient"),
+        (_changed("3.1.1", "m_hat / (v_hat.sqrt() + eps)", "m_hat / v_hat"), "the square root"),
+    ],
+    "3.1.2": [
+        (
+            _changed(
+                "3.1.2", "momentum * velocity + g", "momentum * velocity + (1 - momentum) * g"
+            ),
+            "without the (1 - momentum)",
+        ),
+        (_changed("3.1.2", "return p - lr * velocity", "return p - lr * g"), "not along the"),
+        (
+            """
+            def momentum_step(p, g, velocity, lr, momentum):
+                return p - lr * velocity, momentum * velocity + g  # planted: the old velocity
+            """,
+            "then step along the new one",
+        ),
+    ],
+    "3.2.1": [
+        (_changed("3.2.1", "(t + 1) / (warmup + 1)", "t / warmup"), "a wasted step"),
+        (
+            _changed("3.2.1", "(t - warmup) / (total - warmup)", "t / total"),
+            "the cosine starts when the warm-up ends",
+        ),
+        (
+            _changed("3.2.1", "(t - warmup) / (total - warmup)", "(t - warmup) / total"),
+            "must head for 0 by the end",
+        ),
+    ],
+    "3.3.1": [
+        (
+            _changed(
+                "3.3.1", "std = gain / math.sqrt(shape[1])", "std = gain / math.sqrt(shape[0])"
+            ),
+            "not shape[0]",
+        ),
+        (
+            _changed("3.3.1", "std = gain / math.sqrt(shape[1])", "std = gain**2 / shape[1]"),
+            "is the variance",
+        ),
+        (
+            _changed("3.3.1", "std = gain / math.sqrt(shape[1])", "std = 1 / math.sqrt(shape[1])"),
+            "the activation's gain",
+        ),
+    ],
+    "3.3.2": [
+        (
+            _changed(
+                "3.3.2",
+                "math.sqrt(6 / (shape[0] + shape[1]))",
+                "math.sqrt(2 / (shape[0] + shape[1]))",
+            ),
+            "is the std",
+        ),
+        (
+            _changed("3.3.2", "math.sqrt(6 / (shape[0] + shape[1]))", "math.sqrt(6 / shape[1])"),
+            "averages both fans",
+        ),
+    ],
+    "3.4.1": [
+        (
+            _changed(
+                "3.4.1",
+                "((x - mean) ** 2).mean(dim=-1, keepdim=True)",
+                "x.var(dim=-1, keepdim=True)",
+            ),
+            "the biased variance",
+        ),
+        (_changed("3.4.1", "dim=-1", "dim=0"), "are batch norm's"),
+        (
+            _changed("3.4.1", "torch.sqrt(var + eps)", "(torch.sqrt(var) + eps)"),
+            "inside the square",
+        ),
+    ],
+    "3.4.2": [
+        (
+            _changed(
+                "3.4.2",
+                "torch.clamp(max_norm / (total + 1e-6), max=1.0)",
+                "max_norm / (total + 1e-6)",
+            ),
+            "small gradients stay",
+        ),
+        (
+            """
+            def clip_gradients(grads, max_norm):
+                total = torch.sqrt(sum((g**2).sum() for g in grads))
+                return total, [g * min(1.0, max_norm / (float(g.norm()) + 1e-6)) for g in grads]
+            """,
+            "not each tensor by its own norm",
+        ),
+        (
+            """
+            def clip_gradients(grads, max_norm):
+                total = torch.sqrt(sum((g**2).sum() for g in grads))
+                clipped = [g * min(1.0, max_norm / (float(total) + 1e-6)) for g in grads]
+                return torch.sqrt(sum((g**2).sum() for g in clipped)), clipped
+            """,
+            "measured before clipping",
+        ),
+    ],
+    "3.6.1": [
+        (_changed("3.6.1", "        optimizer.zero_grad()\n", ""), "call optimizer.zero_grad()"),
+        (
+            _changed(
+                "3.6.1",
+                "loss.backward()\n        optimizer.step()",
+                "optimizer.step()\n        loss.backward()",
+            ),
+            "backward before step",
+        ),
+    ],
+    "3.9.1": [
+        (
+            _changed(
+                "3.9.1", "F.mse_loss(model(x), y) / len(micro_batches)", "F.mse_loss(model(x), y)"
+            ),
+            "divide each micro-batch's loss",
+        ),
+        (
+            """
+            def accumulated_step(model, optimizer, micro_batches):
+                total = torch.zeros(())
+                for x, y in micro_batches:
+                    optimizer.zero_grad()  # planted: inside the loop
+                    loss = F.mse_loss(model(x), y) / len(micro_batches)
+                    loss.backward()
+                    total += loss.detach()
+                optimizer.step()
+                return total
+            """,
+            "clear the gradients once",
+        ),
+    ],
 }
 
 PLANTED_CASES = [(i, body, words) for i, plants in PLANTED.items() for body, words in plants]
