@@ -21,7 +21,7 @@ from looplab.errors import ConfigError, one_of
 from looplab.files import check_portable_name, portable_name
 from looplab.task import Task
 
-MODELS = ("mlp", "linear")
+MODELS = ("mlp", "linear", "cnn")
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "gelu", "leaky_relu", "identity")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
 OPTIMIZER_IMPLS = ("torch", "scratch")
@@ -83,6 +83,7 @@ class Config:
     impute: str = "drop"  # rows with missing values: drop them, or fill with the train mean
     task: str = "auto"  # a CSV target's task; auto: strings and few whole numbers are classes
     sep: str | None = None  # a CSV file's separator (None: detected from the file)
+    data_dir: str | None = None  # folder of a local copy of mnist (None: download and cache)
     val_fraction: float = 0.2
     test_fraction: float = 0.0
     standardize: bool = True
@@ -92,6 +93,8 @@ class Config:
     hidden: list[int] = field(default_factory=lambda: [16, 16])
     activation: str = "relu"
     dropout: float = 0.0
+    augment_shift: int = 0  # images: random shifts of up to this many pixels, anew each epoch
+    augment_rotate: float = 0.0  # images: random rotations of up to this many degrees
     norm: str = "none"
     residual: bool = False
     init: str = "default"
@@ -178,6 +181,16 @@ class Config:
                 )
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        if not isinstance(self.augment_shift, int) or not 0 <= self.augment_shift <= 8:
+            raise ConfigError(
+                f"augment_shift must be a whole number of pixels from 0 to 8, got "
+                f"{self.augment_shift!r} (1 or 2 moves a 28x28 digit enough)"
+            )
+        if not 0 <= self.augment_rotate <= 45:
+            raise ConfigError(
+                f"augment_rotate must be from 0 to 45 degrees, got {self.augment_rotate!r} "
+                "(small rotations keep a 6 a 6; about 10 is usual for digits)"
+            )
         _positive_float("lr", self.lr)
         if not self.weight_decay >= 0:
             raise ConfigError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
@@ -273,16 +286,21 @@ HELP: dict[str, str] = {
     "impute": "rows with missing values: " + " | ".join(IMPUTE),
     "task": "task of a CSV target: " + " | ".join(TASKS),
     "sep": "separator of a CSV file: , ; tab space |",
+    "data_dir": "folder holding the four MNIST IDX files (else downloaded once into the cache)",
     "val_fraction": "fraction of rows for validation",
     "test_fraction": "fraction of rows for the test split",
     "standardize": "standardize features with the training split's mean and std",
     "standardize_target": "regression: standardize the target with the training split's mean "
     "and std (the loss is then MSE on the standardized target; predictions and MAE are in the "
     "target's units)",
-    "model": " | ".join(MODELS),
+    "model": " | ".join(MODELS) + " (cnn: LeNet-sized, for image datasets)",
     "hidden": "hidden layer widths, e.g. 16,16",
     "activation": " | ".join(ACTIVATIONS),
     "dropout": "dropout probability after each hidden activation",
+    "augment_shift": "images: shift each training image by up to this many pixels in x and y, "
+    "drawn anew each epoch (0: off)",
+    "augment_rotate": "images: rotate each training image by up to this many degrees either "
+    "way, drawn anew each epoch (0: off)",
     "norm": "normalization after each hidden layer: " + " | ".join(NORMS),
     "residual": "skip connections around hidden layers of equal width",
     "init": "weight initialization: " + " | ".join(INITS),
@@ -336,16 +354,19 @@ APPLIES: dict[str, Callable[[Config, str | None], bool]] = {
     "noise": lambda c, task: not _csv(c, task),
     "target": _csv,
     "sep": _csv,
+    "data_dir": lambda c, task: c.dataset == "mnist",
     "drop": _csv,
     "impute": _csv,
     "task": _csv,
     "standardize_target": lambda c, task: task in (None, "regression"),
     "hidden": lambda c, task: c.model == "mlp",
-    "activation": lambda c, task: c.model == "mlp" and bool(c.hidden),
-    "dropout": lambda c, task: c.model == "mlp" and bool(c.hidden),
+    "activation": lambda c, task: c.model == "cnn" or (c.model == "mlp" and bool(c.hidden)),
+    "dropout": lambda c, task: c.model == "cnn" or (c.model == "mlp" and bool(c.hidden)),
     "norm": lambda c, task: c.model == "mlp" and bool(c.hidden),
     "residual": lambda c, task: c.model == "mlp" and bool(c.hidden),
     "init_scale": lambda c, task: c.init in ("normal", "constant", "uniform"),
+    "augment_shift": lambda c, task: c.augment_shift > 0,  # 0: off
+    "augment_rotate": lambda c, task: c.augment_rotate > 0,  # 0: off
     "momentum": lambda c, task: c.optimizer in ("momentum", "nesterov"),
     "warmup": lambda c, task: c.schedule in ("cosine", "warmup_cosine", "one_cycle"),
     "drop_last": lambda c, task: c.batch_size != "full",

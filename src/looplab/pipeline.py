@@ -18,8 +18,9 @@ from looplab.files import shorten, write_atomic, write_fix, write_problem
 from looplab.loop.events import Callback
 from looplab.loop.history import History, Note
 from looplab.loop.snapshot import Snapshot
+from looplab.models.cnn import CNN, build_network
 from looplab.models.init import init_model
-from looplab.models.mlp import MLP, ModelSpec, build_model
+from looplab.models.mlp import MLP, ModelSpec
 from looplab.run.build import check_fits_data, model_spec
 from looplab.run.checks import checked
 from looplab.run.directory import (
@@ -92,7 +93,7 @@ def train(
             data = load_prepared(config)
             check_fits_data(config, data)
             spec = model_spec(config, data)
-            model = build_model(spec, seed=config.seed)
+            model = build_network(spec, seed=config.seed)
             init_model(model, config.init, config.init_scale, seed=config.seed)  # --init
             # ---- every check has passed: from here on, the run directory changes ----
             if signals is not None:  # a signal during the checks: nothing written, leave now
@@ -136,7 +137,7 @@ def _train(
     config: Config,
     data: PreparedData,
     spec: ModelSpec,
-    model: MLP,
+    model: MLP | CNN,
     run_dir: Path | None,
     start_from: Snapshot | None,
     callbacks: Sequence[Callback],
