@@ -21,6 +21,7 @@ from looplab.loop.snapshot import Snapshot
 from looplab.models.cnn import CNN, build_network
 from looplab.models.init import init_model
 from looplab.models.mlp import MLP, ModelSpec
+from looplab.run.averaging import weight_average
 from looplab.run.build import check_fits_data, model_spec
 from looplab.run.checks import checked
 from looplab.run.directory import (
@@ -37,6 +38,7 @@ from looplab.run.result import TrainResult
 from looplab.run.resume import is_done, prepare_resume, restored_history
 from looplab.run.rollback import fit_with_rollback
 from looplab.run.saved import MODEL_FILE, save_model
+from looplab.watch.averaging import WeightAverage
 from looplab.watch.checkpoint import CHECKPOINT_DIR, Found, list_checkpoints
 from looplab.watch.checkpointer import Checkpointer
 from looplab.watch.clipping import ClipCounter
@@ -155,12 +157,18 @@ def _train(
     if clips is not None:
         watchers.insert(0, clips)
     # callbacks whose own state is part of exact resume: saved in every checkpoint, given back
-    stateful = {k: v for k, v in (("monitor", monitor), ("clips", clips)) if v is not None}
+    stateful: dict[str, LayerMonitor | ClipCounter | WeightAverage] = {
+        k: v for k, v in (("monitor", monitor), ("clips", clips)) if v is not None
+    }
     rolls_back = config.on_nan == "rollback"
     extra: list[Callback] = [*(watchers if primary else []), DivergenceGuard(rolls_back)]
     job = AgreedSignals(signals, place) if signals is not None and place is not None else None
     if job is not None:  # every rank stops after the same step
         extra.append(job)
+    averager = weight_average(config)  # --ema-decay, --swa-start: kept in checkpoints
+    if averager is not None:
+        extra.append(averager)
+        stateful["average"] = averager
     path = PathRecorder()  # initial and epoch-end weights: path.pt, for `looplab landscape`
     checkpoints = (
         run_dir / CHECKPOINT_DIR

@@ -76,6 +76,7 @@ def test_resume_from_every_checkpoint_is_bitwise_exact(tmp_path: Path) -> None:
         {"impl": "scratch", "optimizer": "adamw", "schedule": "warmup_cosine", "warmup": 1},
         {"optimizer": "rmsprop", "schedule": "plateau", "norm": "batch"},
         {"optimizer": "nesterov", "schedule": "one_cycle", "dropout": 0.3},
+        {"dataset": "spiral", "mixup": 0.3, "label_smoothing": 0.1, "optimizer": "adamw"},
     ],
     ids=[
         "manual-engine",
@@ -83,6 +84,7 @@ def test_resume_from_every_checkpoint_is_bitwise_exact(tmp_path: Path) -> None:
         "scratch-adamw-warmup",
         "rmsprop-plateau-batchnorm",
         "one-cycle",
+        "mixup-label-smoothing",
     ],
 )
 def test_exact_resume_with_every_engine_optimizer_and_schedule(

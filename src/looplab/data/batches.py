@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader
 from torch.utils.data import Dataset as TorchDataset
 
 from looplab.data.augment import Augment
+from looplab.data.mixup import Mixup
 from looplab.data.split import Split
 from looplab.errors import ConfigError
 
@@ -52,6 +53,7 @@ class Batches:
         drop_last: bool = False,
         generator: torch.Generator | None = None,
         augment: Augment | None = None,
+        mixup: Mixup | None = None,
     ) -> None:
         if len(X) != len(y):
             raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
@@ -63,6 +65,7 @@ class Batches:
         self.drop_last = drop_last
         self.generator = generator if generator is not None else torch.Generator()
         self.augment = augment if augment is not None and augment.active else None
+        self.mixup = mixup
         self.epoch_state: Tensor = self.generator.get_state()  # generator state before this epoch
         self.buffers: tuple[Tensor, Tensor] | None = None  # shuffled rows of X and y, reused
 
@@ -78,9 +81,14 @@ class Batches:
         perm = torch.randperm(len(X), generator=self.generator).to(X.device) if shuffled else None
         # then (rows, 3) this epoch's shift and rotation of every image, in one draw
         params = self.augment.draw(len(X), self.generator) if self.augment else None
+        # then each batch's mixing weight and partners
+        mixes = self.mixup.draw(len(self), self.batch_size, self.generator) if self.mixup else None
         for start, xb, yb in self._slices(perm, skip):
             if self.augment is not None and params is not None:
                 xb = self.augment.apply(xb, params[start : start + len(xb)])
+            if self.mixup is not None and mixes is not None:
+                # yb becomes (batch, classes)
+                xb, yb = self.mixup.apply(xb, yb, *mixes[start // self.batch_size])
             yield xb, yb
 
     def _slices(self, perm: Tensor | None, skip: int) -> Iterator[tuple[int, Tensor, Tensor]]:
@@ -233,16 +241,20 @@ def make_batches(
     generator: torch.Generator | None = None,
     device: torch.device | None = None,
     augment: Augment | None = None,
+    mixup: Mixup | None = None,
 ) -> Batches | LoaderBatches:
     """The right batcher for a source; ``batch_size="full"`` means one batch of every row.
-    ``augment`` (images in memory only) shifts and rotates each training image anew each epoch."""
+    ``augment`` (images in memory only) shifts and rotates each training image anew each epoch;
+    ``mixup`` (in memory only) mixes each batch with itself."""
     if isinstance(source, Split):
         X, y = (source.X.to(device), source.y.to(device)) if device else (source.X, source.y)
         size = len(X) if batch_size == "full" else int(batch_size)
         return Batches(X, y, size, shuffle=shuffle, drop_last=drop_last, generator=generator,
-                       augment=augment)  # fmt: skip
-    if augment is not None and augment.active:
-        raise ConfigError("augmentation works on images in memory, not on a Dataset or DataLoader")
+                       augment=augment, mixup=mixup)  # fmt: skip
+    if (augment is not None and augment.active) or mixup is not None:
+        raise ConfigError(
+            "augmentation and mixup work on data in memory, not on a Dataset or DataLoader"
+        )
     if batch_size == "full":
         if isinstance(source, DataLoader) or not isinstance(source, Sized):
             raise ConfigError("batch_size 'full' needs a dataset with a length; give a number")
