@@ -12,6 +12,7 @@ import tomli_w
 import torch
 
 from looplab.config import Config
+from looplab.data.batches import make_batches
 from looplab.data.prepared import PreparedData, load_prepared
 from looplab.errors import RunError
 from looplab.files import shorten, write_atomic, write_fix, write_problem
@@ -165,7 +166,9 @@ def _train(
     job = AgreedSignals(signals, place) if signals is not None and place is not None else None
     if job is not None:  # every rank stops after the same step
         extra.append(job)
-    averager = weight_average(config)  # --ema-decay, --swa-start: kept in checkpoints
+    # --ema-decay, --swa-start: the average is part of each checkpoint, whose model keeps the raw
+    # weights (a resumed run goes on from them); it is swapped in once training is over
+    averager = weight_average(config, swap_at_end=False)
     if averager is not None:
         extra.append(averager)
         stateful["average"] = averager
@@ -202,6 +205,11 @@ def _train(
         restore_parts(start_from)
     else:
         history = fit_with_rollback(fit_once, checkpoints, rolls_back, start_from)
+    if averager is not None:  # the final model is the average
+        if start_from is not None and is_done(start_from, config):
+            averager.load_state_dict(start_from.get("average", {}))
+        batches = make_batches(data.train, config.batch_size)  # for SWA's batch-norm statistics
+        averager.swap(model, history, (xb for xb, _ in batches.epoch()))
     said = set(history.messages)
     history.notes[:0] = [Note("", n) for n in data.notes if n not in said]  # data's notes
     if not primary:  # rank 0 evaluates and writes the run

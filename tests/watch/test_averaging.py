@@ -4,6 +4,7 @@ after each step / epoch, batch-norm statistics recomputed for SWA, and exact res
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -114,3 +115,21 @@ def test_resume_mid_epoch_with_an_average_is_bitwise_exact(tmp_path: Path) -> No
             fit(model, data, config, [weight_average(config, payload)], resume=payload)  # type: ignore[list-item]
             for k, v in model.state_dict().items():
                 assert torch.equal(v, reference.state_dict()[k]), (fields, path.name, k)
+
+
+def test_a_finished_run_resumed_for_longer_averages_as_a_straight_run(tmp_path: Path) -> None:
+    """The checkpoints keep the raw weights beside the average: a finished SWA or EMA run
+    continued for more epochs ends where one straight run of that length ends, bitwise."""
+    for fields in ({"swa_start": 2}, {"ema_decay": 0.9}):
+        key = next(iter(fields))
+
+        def config(epochs: int, name: str, fields: dict[str, Any] = fields) -> Config:
+            return Config(epochs=epochs, n=200, out=str(tmp_path), name=name, **fields)
+
+        straight = train(config(3, f"straight-{key}").validate())
+        train(config(2, f"resumed-{key}").validate())
+        longer = train(config(3, f"resumed-{key}").validate(), resume=tmp_path / f"resumed-{key}")
+        for k, v in straight.model.state_dict().items():
+            assert torch.equal(longer.model.state_dict()[k], v), (key, k)
+        notes = [n.text for n in longer.history.notes if n.kind == "weight average"]
+        assert len(notes) == 1, notes  # the finished run's note is not carried over

@@ -16,6 +16,7 @@ history's validation columns are those of the raw weights during training; the f
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import torch
@@ -41,6 +42,7 @@ class WeightAverage(Callback):
         start: int = 1,
         swa_lr: float | None = None,
         resume: dict[str, Any] | None = None,
+        swap_at_end: bool = True,
     ) -> None:
         if kind not in ("ema", "swa"):
             raise ValueError(f"kind must be 'ema' or 'swa', got {kind!r}")
@@ -48,6 +50,7 @@ class WeightAverage(Callback):
         self.averaged: AveragedModel | None = None
         self.swalr: SWALR | None = None
         self.resume = resume
+        self.swap_at_end = swap_at_end
 
     def on_fit_start(self, state: LoopState) -> None:
         if self.kind == "ema":
@@ -90,18 +93,28 @@ class WeightAverage(Callback):
         return int(self.averaged.n_averaged) if self.averaged is not None else 0
 
     def on_fit_end(self, state: LoopState, history: History) -> None:
-        """Swap the average into the model (its batch-norm statistics recomputed for SWA)."""
+        """Swap the average into the model, unless ``swap_at_end`` is off (a run that writes a
+        final checkpoint keeps the raw weights there and calls :meth:`swap` itself)."""
+        if self.swap_at_end:
+            self.swap(state.model, history, (xb for xb, _ in state.train_batches.epoch()))
+
+    def swap(self, model: nn.Module, history: History, inputs: Iterable[Tensor]) -> None:
+        """Load the average into ``model`` (from the live average, or the one given to resume
+        from), recompute batch-norm statistics for SWA on ``inputs``, and say so in a note."""
+        if self.averaged is None and self.resume:  # a finished run, restored from its checkpoint
+            self.averaged = AveragedModel(model)
+            self.averaged.load_state_dict(self.resume["average"])
         if self.averaged is None or self.count == 0:
             return
-        state.model.load_state_dict(self.averaged.module.state_dict())
-        has_bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in state.model.modules())
+        model.load_state_dict(self.averaged.module.state_dict())
+        has_bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
         if self.kind == "swa" and has_bn:
-            update_bn((xb for xb, _ in state.train_batches.epoch()), state.model, state.device)
+            update_bn(inputs, model, next(model.parameters()).device)
         what = (
             f"an exponential moving average of the weights (decay {self.decay:g}) over "
             f"{self.count} steps"
             if self.kind == "ema"
-            else f"the average of the weights at the end of {self.count} epochs (SWA from "
+            else f"the average of the weights at the end of {self.count} epoch(s) (SWA from "
             f"epoch {self.start})"
         )
         history.note(Note("weight average", f"the final model is {what}; the validation "
