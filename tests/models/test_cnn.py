@@ -117,8 +117,8 @@ def test_cnn_needs_image_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 def test_an_image_run_predicts_from_grey_levels_as_it_was_trained(
     model: str, tmp_path: Path
 ) -> None:
-    config = Config(dataset="mnist-5k", model=model, hidden=[32], epochs=1, batch_size=128,
-                    out=str(tmp_path), name="digits")  # fmt: skip
+    config = Config(dataset="mnist-5k", model=model, hidden=[32], epochs=1, batch_size=32,
+                    val_fraction=0.6, out=str(tmp_path), name="digits")  # fmt: skip
     result = train(config)
     assert result.spec.input_shape == (1, 28, 28) and result.spec.kind == model
     assert result.final["validation"]["accuracy"] > 0.6  # one epoch learns most digits

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import torch
 from torch import Tensor
 
@@ -117,19 +118,20 @@ def test_resume_mid_epoch_with_an_average_is_bitwise_exact(tmp_path: Path) -> No
                 assert torch.equal(v, reference.state_dict()[k]), (fields, path.name, k)
 
 
-def test_a_finished_run_resumed_for_longer_averages_as_a_straight_run(tmp_path: Path) -> None:
+@pytest.mark.parametrize("fields", [{"swa_start": 2}, {"ema_decay": 0.9}], ids=["swa", "ema"])
+def test_a_finished_run_resumed_for_longer_averages_as_a_straight_run(
+    tmp_path: Path, fields: dict[str, Any]
+) -> None:
     """The checkpoints keep the raw weights beside the average: a finished SWA or EMA run
     continued for more epochs ends where one straight run of that length ends, bitwise."""
-    for fields in ({"swa_start": 2}, {"ema_decay": 0.9}):
-        key = next(iter(fields))
 
-        def config(epochs: int, name: str, fields: dict[str, Any] = fields) -> Config:
-            return Config(epochs=epochs, n=200, out=str(tmp_path), name=name, **fields)
+    def config(epochs: int, name: str) -> Config:
+        return Config(epochs=epochs, n=100, out=str(tmp_path), name=name, **fields).validate()
 
-        straight = train(config(3, f"straight-{key}").validate())
-        train(config(2, f"resumed-{key}").validate())
-        longer = train(config(3, f"resumed-{key}").validate(), resume=tmp_path / f"resumed-{key}")
-        for k, v in straight.model.state_dict().items():
-            assert torch.equal(longer.model.state_dict()[k], v), (key, k)
-        notes = [n.text for n in longer.history.notes if n.kind == "weight average"]
-        assert len(notes) == 1, notes  # the finished run's note is not carried over
+    straight = train(config(3, "straight"))
+    train(config(2, "resumed"))
+    longer = train(config(3, "resumed"), resume=tmp_path / "resumed")
+    for k, v in straight.model.state_dict().items():
+        assert torch.equal(longer.model.state_dict()[k], v), k
+    notes = [n.text for n in longer.history.notes if n.kind == "weight average"]
+    assert len(notes) == 1, notes  # the finished run's note is not carried over

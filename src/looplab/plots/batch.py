@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import matplotlib.pyplot as plt
+import torch
 from matplotlib.figure import Figure
 from torch import Tensor
 
@@ -20,22 +21,36 @@ def image_grid(
     colours: list[str] | None = None,
 ) -> Figure:
     """Images (count, C, H, W) with values in [0, 1], in rows of ``columns``, each titled (in
-    ``colours[k]`` if given)."""
+    ``colours[k]`` if given). Drawn as one mosaic in one axes, with the titles in a band above
+    each image: one image to render, not one axes per image (several times faster)."""
     count = len(images)
-    columns = min(columns, count)
-    rows = math.ceil(count / columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(1.05 * columns + 0.3, 1.2 * rows + 0.6),
-                             dpi=DPI, layout="constrained", squeeze=False)  # fmt: skip
-    for k, ax in enumerate(axes.flat):
-        ax.set_axis_off()
-        if k >= count:
-            continue
-        picture = images[k].permute(1, 2, 0).clamp(0, 1).numpy()  # (H, W, C)
-        if picture.shape[2] == 1:
-            ax.imshow(picture[:, :, 0], cmap="gray_r", vmin=0, vmax=1)
+    columns = max(1, min(columns, count))
+    rows = max(1, math.ceil(count / columns))
+    channels, height, width = images.shape[1:]
+    pad, band = max(1, width // 8), max(4, height // 2)  # pixels between images, title band
+    cell_h, cell_w = height + band, width + pad
+    grey = channels == 1
+    mosaic = torch.zeros(rows * cell_h, columns * cell_w) if grey else torch.ones(
+        rows * cell_h, columns * cell_w, 3
+    )  # fmt: skip
+    for k in range(count):
+        r, c = divmod(k, columns)
+        y, x = r * cell_h + band, c * cell_w + pad // 2
+        picture = images[k].clamp(0, 1)  # (C, H, W)
+        if grey:
+            mosaic[y : y + height, x : x + width] = picture[0]
         else:
-            ax.imshow(picture)
-        ax.set_title(titles[k], fontsize=8, color=colours[k] if colours else "black")
+            mosaic[y : y + height, x : x + width] = picture.permute(1, 2, 0)
+    size = 1.05 * columns + 0.3
+    fig, ax = plt.subplots(figsize=(size, size * rows * cell_h / (columns * cell_w) + 0.5),
+                           dpi=DPI, layout="constrained")  # fmt: skip
+    ax.imshow(mosaic.numpy(), cmap="gray_r" if grey else None, vmin=0, vmax=1,
+              interpolation="nearest")  # fmt: skip
+    ax.set_axis_off()
+    for k in range(count):
+        r, c = divmod(k, columns)
+        ax.text(c * cell_w + cell_w / 2, r * cell_h + band - 1, titles[k], ha="center",
+                va="bottom", fontsize=7, color=colours[k] if colours else "black")  # fmt: skip
     fig.suptitle(suptitle, fontsize=10)
     return fig
 
