@@ -90,3 +90,12 @@ def tmpfs(tmp_path: Path) -> Iterator[Callable[[str], Path]]:
 def remount(path: Path, options: str) -> None:
     """``remount(fs, "ro")``, ``remount(fs, "size=64m")``: change a tmpfs made by ``tmpfs``."""
     subprocess.run(["mount", "-o", f"remount,{options}", str(path)], check=True)
+
+
+@pytest.fixture(autouse=True)
+def no_downloads(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test downloads anything or reads the user's cache: downloaded data goes to an empty
+    temporary cache, from an address where nothing listens (a test that downloads serves the
+    files itself on 127.0.0.1 and points LOOPLAB_MNIST_URL there)."""
+    monkeypatch.setenv("LOOPLAB_CACHE_DIR", str(tmp_path_factory.mktemp("looplab-cache")))
+    monkeypatch.setenv("LOOPLAB_MNIST_URL", "http://127.0.0.1:9/nothing-here")

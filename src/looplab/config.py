@@ -21,7 +21,7 @@ from looplab.errors import ConfigError, one_of
 from looplab.files import check_portable_name, portable_name
 from looplab.task import Task
 
-MODELS = ("mlp", "linear")
+MODELS = ("mlp", "linear", "cnn")
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "gelu", "leaky_relu", "identity")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
 OPTIMIZER_IMPLS = ("torch", "scratch")
@@ -83,6 +83,7 @@ class Config:
     impute: str = "drop"  # rows with missing values: drop them, or fill with the train mean
     task: str = "auto"  # a CSV target's task; auto: strings and few whole numbers are classes
     sep: str | None = None  # a CSV file's separator (None: detected from the file)
+    data_dir: str | None = None  # folder of a local copy of mnist (None: download and cache)
     val_fraction: float = 0.2
     test_fraction: float = 0.0
     standardize: bool = True
@@ -92,6 +93,12 @@ class Config:
     hidden: list[int] = field(default_factory=lambda: [16, 16])
     activation: str = "relu"
     dropout: float = 0.0
+    augment_shift: int = 0  # images: random shifts of up to this many pixels, anew each epoch
+    augment_rotate: float = 0.0  # images: random rotations of up to this many degrees
+    label_smoothing: float = 0.0  # classification: the share of each label spread over classes
+    mixup: float = 0.0  # multiclass: alpha of mixup's Beta(alpha, alpha); 0: off
+    ema_decay: float = 0.0  # keep an exponential moving average of the weights; 0: off
+    swa_start: int = 0  # stochastic weight averaging from this epoch on; 0: off
     norm: str = "none"
     residual: bool = False
     init: str = "default"
@@ -178,6 +185,33 @@ class Config:
                 )
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        if not isinstance(self.augment_shift, int) or not 0 <= self.augment_shift <= 8:
+            raise ConfigError(
+                f"augment_shift must be a whole number of pixels from 0 to 8, got "
+                f"{self.augment_shift!r} (1 or 2 moves a 28x28 digit enough)"
+            )
+        for name in ("label_smoothing", "ema_decay"):
+            value = getattr(self, name)
+            if not 0 <= value < 1:
+                raise ConfigError(f"{name} must be in [0, 1), got {value!r}")
+        if not 0 <= self.mixup <= 10:
+            raise ConfigError(
+                f"mixup must be from 0 (off) to 10, got {self.mixup!r} (it is the alpha of "
+                "Beta(alpha, alpha); 0.2 to 0.4 is usual)"
+            )
+        if self.swa_start > self.epochs:
+            raise ConfigError(
+                f"swa_start {self.swa_start} is after the last epoch ({self.epochs}): nothing "
+                f"would be averaged; use --swa-start {max(1, self.epochs * 3 // 4)} or so"
+            )
+        if self.ema_decay > 0 and self.swa_start > 0:
+            raise ConfigError("ema_decay and swa_start are two ways to average the weights: "
+                              "choose one")  # fmt: skip
+        if not 0 <= self.augment_rotate <= 45:
+            raise ConfigError(
+                f"augment_rotate must be from 0 to 45 degrees, got {self.augment_rotate!r} "
+                "(small rotations keep a 6 a 6; about 10 is usual for digits)"
+            )
         _positive_float("lr", self.lr)
         if not self.weight_decay >= 0:
             raise ConfigError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
@@ -198,7 +232,8 @@ class Config:
             raise ConfigError(f"epochs must be at most {MAX_EPOCHS:,}, got {self.epochs:,}")
         if self.batch_size != "full":
             _positive_int("batch_size", self.batch_size, hint="or 'full' for full batch")
-        for name in ("patience", "warmup", "checkpoint_every", "checkpoint_steps", "threads"):
+        for name in ("patience", "warmup", "checkpoint_every", "checkpoint_steps", "threads",
+                     "swa_start"):  # fmt: skip
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ConfigError(f"{name} must be a whole number >= 0, got {value!r}")
@@ -273,16 +308,29 @@ HELP: dict[str, str] = {
     "impute": "rows with missing values: " + " | ".join(IMPUTE),
     "task": "task of a CSV target: " + " | ".join(TASKS),
     "sep": "separator of a CSV file: , ; tab space |",
+    "data_dir": "folder holding the four MNIST IDX files (else downloaded once into the cache)",
     "val_fraction": "fraction of rows for validation",
     "test_fraction": "fraction of rows for the test split",
     "standardize": "standardize features with the training split's mean and std",
     "standardize_target": "regression: standardize the target with the training split's mean "
     "and std (the loss is then MSE on the standardized target; predictions and MAE are in the "
     "target's units)",
-    "model": " | ".join(MODELS),
+    "model": " | ".join(MODELS) + " (cnn: LeNet-sized, for image datasets)",
     "hidden": "hidden layer widths, e.g. 16,16",
     "activation": " | ".join(ACTIVATIONS),
     "dropout": "dropout probability after each hidden activation",
+    "augment_shift": "images: shift each training image by up to this many pixels in x and y, "
+    "drawn anew each epoch (0: off)",
+    "augment_rotate": "images: rotate each training image by up to this many degrees either "
+    "way, drawn anew each epoch (0: off)",
+    "label_smoothing": "classification: train towards 1 - e + e/K for the true class and e/K "
+    "for the others, as cross_entropy(label_smoothing=e) (0: off)",
+    "mixup": "multiclass: train on mixes l*x_i + (1-l)*x_j with labels mixed alike, "
+    "l ~ Beta(alpha, alpha) per batch; this is alpha, e.g. 0.2 (0: off)",
+    "ema_decay": "keep an exponential moving average of the weights after every step, with this "
+    "decay (e.g. 0.99), and end with it (0: off)",
+    "swa_start": "stochastic weight averaging: average the weights at the end of each epoch from "
+    "this one on, and end with the average (0: off)",
     "norm": "normalization after each hidden layer: " + " | ".join(NORMS),
     "residual": "skip connections around hidden layers of equal width",
     "init": "weight initialization: " + " | ".join(INITS),
@@ -336,16 +384,23 @@ APPLIES: dict[str, Callable[[Config, str | None], bool]] = {
     "noise": lambda c, task: not _csv(c, task),
     "target": _csv,
     "sep": _csv,
+    "data_dir": lambda c, task: c.dataset == "mnist",
     "drop": _csv,
     "impute": _csv,
     "task": _csv,
     "standardize_target": lambda c, task: task in (None, "regression"),
     "hidden": lambda c, task: c.model == "mlp",
-    "activation": lambda c, task: c.model == "mlp" and bool(c.hidden),
-    "dropout": lambda c, task: c.model == "mlp" and bool(c.hidden),
+    "activation": lambda c, task: c.model == "cnn" or (c.model == "mlp" and bool(c.hidden)),
+    "dropout": lambda c, task: c.model == "cnn" or (c.model == "mlp" and bool(c.hidden)),
     "norm": lambda c, task: c.model == "mlp" and bool(c.hidden),
     "residual": lambda c, task: c.model == "mlp" and bool(c.hidden),
     "init_scale": lambda c, task: c.init in ("normal", "constant", "uniform"),
+    "augment_shift": lambda c, task: c.augment_shift > 0,  # 0: off
+    "augment_rotate": lambda c, task: c.augment_rotate > 0,  # 0: off
+    "label_smoothing": lambda c, task: c.label_smoothing > 0,  # 0: off
+    "mixup": lambda c, task: c.mixup > 0,  # 0: off
+    "ema_decay": lambda c, task: c.ema_decay > 0,  # 0: off
+    "swa_start": lambda c, task: c.swa_start > 0,  # 0: off
     "momentum": lambda c, task: c.optimizer in ("momentum", "nesterov"),
     "warmup": lambda c, task: c.schedule in ("cosine", "warmup_cosine", "one_cycle"),
     "drop_last": lambda c, task: c.batch_size != "full",

@@ -12,14 +12,17 @@ import tomli_w
 import torch
 
 from looplab.config import Config
+from looplab.data.batches import make_batches
 from looplab.data.prepared import PreparedData, load_prepared
 from looplab.errors import RunError
 from looplab.files import shorten, write_atomic, write_fix, write_problem
 from looplab.loop.events import Callback
 from looplab.loop.history import History, Note
 from looplab.loop.snapshot import Snapshot
+from looplab.models.cnn import CNN, build_network
 from looplab.models.init import init_model
-from looplab.models.mlp import MLP, ModelSpec, build_model
+from looplab.models.mlp import MLP, ModelSpec
+from looplab.run.averaging import weight_average
 from looplab.run.build import check_fits_data, model_spec
 from looplab.run.checks import checked
 from looplab.run.directory import (
@@ -36,6 +39,7 @@ from looplab.run.result import TrainResult
 from looplab.run.resume import is_done, prepare_resume, restored_history
 from looplab.run.rollback import fit_with_rollback
 from looplab.run.saved import MODEL_FILE, save_model
+from looplab.watch.averaging import WeightAverage
 from looplab.watch.checkpoint import CHECKPOINT_DIR, Found, list_checkpoints
 from looplab.watch.checkpointer import Checkpointer
 from looplab.watch.clipping import ClipCounter
@@ -92,7 +96,7 @@ def train(
             data = load_prepared(config)
             check_fits_data(config, data)
             spec = model_spec(config, data)
-            model = build_model(spec, seed=config.seed)
+            model = build_network(spec, seed=config.seed)
             init_model(model, config.init, config.init_scale, seed=config.seed)  # --init
             # ---- every check has passed: from here on, the run directory changes ----
             if signals is not None:  # a signal during the checks: nothing written, leave now
@@ -136,7 +140,7 @@ def _train(
     config: Config,
     data: PreparedData,
     spec: ModelSpec,
-    model: MLP,
+    model: MLP | CNN,
     run_dir: Path | None,
     start_from: Snapshot | None,
     callbacks: Sequence[Callback],
@@ -154,12 +158,20 @@ def _train(
     if clips is not None:
         watchers.insert(0, clips)
     # callbacks whose own state is part of exact resume: saved in every checkpoint, given back
-    stateful = {k: v for k, v in (("monitor", monitor), ("clips", clips)) if v is not None}
+    stateful: dict[str, LayerMonitor | ClipCounter | WeightAverage] = {
+        k: v for k, v in (("monitor", monitor), ("clips", clips)) if v is not None
+    }
     rolls_back = config.on_nan == "rollback"
     extra: list[Callback] = [*(watchers if primary else []), DivergenceGuard(rolls_back)]
     job = AgreedSignals(signals, place) if signals is not None and place is not None else None
     if job is not None:  # every rank stops after the same step
         extra.append(job)
+    # --ema-decay, --swa-start: the average is part of each checkpoint, whose model keeps the raw
+    # weights (a resumed run goes on from them); it is swapped in once training is over
+    averager = weight_average(config, swap_at_end=False)
+    if averager is not None:
+        extra.append(averager)
+        stateful["average"] = averager
     path = PathRecorder()  # initial and epoch-end weights: path.pt, for `looplab landscape`
     checkpoints = (
         run_dir / CHECKPOINT_DIR
@@ -193,6 +205,11 @@ def _train(
         restore_parts(start_from)
     else:
         history = fit_with_rollback(fit_once, checkpoints, rolls_back, start_from)
+    if averager is not None:  # the final model is the average
+        if start_from is not None and is_done(start_from, config):
+            averager.load_state_dict(start_from.get("average", {}))
+        batches = make_batches(data.train, config.batch_size)  # for SWA's batch-norm statistics
+        averager.swap(model, history, (xb for xb, _ in batches.epoch()))
     said = set(history.messages)
     history.notes[:0] = [Note("", n) for n in data.notes if n not in said]  # data's notes
     if not primary:  # rank 0 evaluates and writes the run

@@ -20,6 +20,7 @@ from looplab.data.prepared import PreparedData, load_prepared
 from looplab.data.split import Split
 from looplab.errors import ConfigError
 from looplab.loop.history import History
+from looplab.models.cnn import CNN, build_network
 from looplab.models.mlp import MLP, build_model
 from looplab.run.build import model_spec
 from looplab.run.fit import fit
@@ -41,8 +42,8 @@ def check_exact_resume(
     fresh model from each picked checkpoint and require the straight run's weights, bitwise, and
     its history rows (timing aside; the ``lr`` column included). Returns the straight history."""
 
-    def new_model() -> MLP:
-        return build_model(model_spec(config, data), seed=config.seed)
+    def new_model() -> MLP | CNN:
+        return build_network(model_spec(config, data), seed=config.seed)
 
     reference = new_model()
     history = fit(reference, data, config)
@@ -75,6 +76,7 @@ def test_resume_from_every_checkpoint_is_bitwise_exact(tmp_path: Path) -> None:
         {"impl": "scratch", "optimizer": "adamw", "schedule": "warmup_cosine", "warmup": 1},
         {"optimizer": "rmsprop", "schedule": "plateau", "norm": "batch"},
         {"optimizer": "nesterov", "schedule": "one_cycle", "dropout": 0.3},
+        {"dataset": "spiral", "mixup": 0.3, "label_smoothing": 0.1, "optimizer": "adamw"},
     ],
     ids=[
         "manual-engine",
@@ -82,6 +84,7 @@ def test_resume_from_every_checkpoint_is_bitwise_exact(tmp_path: Path) -> None:
         "scratch-adamw-warmup",
         "rmsprop-plateau-batchnorm",
         "one-cycle",
+        "mixup-label-smoothing",
     ],
 )
 def test_exact_resume_with_every_engine_optimizer_and_schedule(
@@ -120,6 +123,21 @@ def test_resume_mid_epoch_with_a_moving_learning_rate(
         config, load_prepared(config), tmp_path, every_steps=7, pick=slice(2, -1, 3)
     )
     assert len(set(history.column("lr"))) > 1  # the schedule moved the learning rate
+
+
+@pytest.mark.parametrize("model", ["mlp", "cnn"])
+def test_exact_resume_with_augmented_images(tmp_path: Path, model: str) -> None:
+    """Shifts and rotations are drawn per epoch from the batches' generator: a mid-epoch resume
+    draws them again, and the weights come out bitwise the same."""
+    config = Config(dataset="mnist-5k", model=model, hidden=[16], epochs=2, batch_size=25,
+                    augment_shift=2, augment_rotate=10, dropout=0.2, device="cpu")  # fmt: skip
+    config.validate()
+    full = load_prepared(config)
+    assert isinstance(full.train, Split) and isinstance(full.val, Split)
+    data = dataclasses.replace(full, train=Split(full.train.X[:200], full.train.y[:200]),
+                               val=Split(full.val.X[:100], full.val.y[:100]))  # fmt: skip
+    # 8 batches per epoch: checkpoints after steps 3 and 6 (epoch 1), 9 and 12 (epoch 2)
+    check_exact_resume(config, data, tmp_path, every_steps=3, pick=slice(0, 4))
 
 
 def test_exact_resume_of_a_torch_dataset(tmp_path: Path) -> None:

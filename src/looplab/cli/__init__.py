@@ -35,6 +35,7 @@ app = typer.Typer(
 
 # Each module adds its commands to `app` when imported.
 from looplab.cli import (  # noqa: E402, F401
+    batch,
     compare,
     exercises,
     gpt,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -37,7 +38,12 @@ def summary(
     run: Annotated[
         Path | None, typer.Argument(help="a saved run directory (instead of a spec)")
     ] = None,
-    in_features: Annotated[int | None, typer.Option("--in", help="input features")] = None,
+    in_features: Annotated[
+        str | None, typer.Option("--in", help="input features (784), or an image CxHxW (1x28x28)")
+    ] = None,
+    model_name: Annotated[
+        str, typer.Option("--model", help="mlp | cnn (LeNet-sized; needs --in CxHxW)")
+    ] = "mlp",
     hidden: Annotated[str, typer.Option(help="hidden widths, e.g. 10,6 (empty: linear)")] = "",
     out_features: Annotated[
         int | None, typer.Option("--out", help="outputs (classes, or 1)")
@@ -49,7 +55,8 @@ def summary(
     from looplab.config import ACTIVATIONS, coerce
     from looplab.errors import ConfigError, one_of
     from looplab.inspect.summary import HEADER, format_bytes, summarize, table_rows
-    from looplab.models.mlp import ModelSpec, build_model, parameter_count
+    from looplab.models.cnn import CHANNELS, build_network, cnn_spec
+    from looplab.models.mlp import ModelSpec, parameter_count
     from looplab.resources import check_memory
     from looplab.run.saved import load_run
 
@@ -63,32 +70,41 @@ def summary(
             )
         if activation not in ACTIVATIONS:
             raise ConfigError(f"unknown activation {one_of(activation, ACTIVATIONS)}")
-        for name, value in (
-            ("--in", in_features),
-            ("--out", out_features),
-            ("--batch-size", batch_size),
-        ):
+        if model_name not in ("mlp", "cnn"):
+            raise ConfigError(f"unknown --model {one_of(model_name, ['mlp', 'cnn'])}")
+        shape = input_shape(in_features)
+        for name, value in (("--out", out_features), ("--batch-size", batch_size)):
             if value < 1:
                 raise ConfigError(f"{name} must be a positive whole number, got {value}")
-        widths = tuple(coerce("hidden", hidden)) if hidden else ()
-        if any(w < 1 for w in widths):
-            raise ConfigError(f"hidden widths must be positive whole numbers, got {hidden!r}")
-        spec = ModelSpec(in_features, out_features, widths, activation)
-        check_memory(
-            f"a model of {parameter_count(spec):,} parameters",
-            parameter_count(spec) * 8,
-            "use smaller --hidden, --in or --out",
-        )
-        model = build_model(spec, seed=0)
+        if model_name == "cnn":
+            if len(shape) != 3:
+                raise ConfigError(
+                    f"--model cnn needs an image shape --in CxHxW (e.g. 1x28x28), got {in_features}"
+                )
+            spec = cnn_spec(shape, out_features, activation)
+        else:
+            widths = tuple(coerce("hidden", hidden)) if hidden else ()
+            if any(w < 1 for w in widths):
+                raise ConfigError(f"hidden widths must be positive whole numbers, got {hidden!r}")
+            spec = ModelSpec(math.prod(shape), out_features, widths, activation,
+                             input_shape=shape if len(shape) == 3 else ())  # fmt: skip
+            check_memory(
+                f"a model of {parameter_count(spec):,} parameters",
+                parameter_count(spec) * 8,
+                "use smaller --hidden, --in or --out",
+            )
+        model = build_network(spec, seed=0)
     if batch_size < 1:
         raise ConfigError(f"--batch-size must be a positive whole number, got {batch_size}")
     units = spec.in_features + sum(spec.hidden) * 3 + spec.out_features  # every layer's output
+    if spec.kind == "cnn":  # each convolution's maps, at most as many pixels as the image
+        units += spec.in_features * 3 * sum(CHANNELS)
     check_memory(
         f"a forward pass of {batch_size:,} rows",
         batch_size * units * 8,
         "use a smaller --batch-size",
     )
-    s = summarize(model, spec.in_features, batch_size)
+    s = summarize(model, spec.input_shape or spec.in_features, batch_size)
     table = Table(title=f"layers for a batch of {batch_size} (the batch is the first dimension)")
     for column in HEADER:
         table.add_column(column, justify="right" if column == "Params" else "left")
@@ -101,3 +117,19 @@ def summary(
         f"parameters: {s.total_params:,} ({format_bytes(s.param_bytes)}); "
         f"activations of one forward pass: {format_bytes(s.activation_bytes)}"
     )
+
+
+def input_shape(text: str) -> tuple[int, ...]:
+    """``--in``: a number of features (``784``) or an image shape ``CxHxW`` (``1x28x28``)."""
+    from looplab.errors import ConfigError
+
+    try:
+        shape = tuple(int(part) for part in text.lower().split("x"))
+    except ValueError:
+        shape = ()
+    if len(shape) not in (1, 3) or min(shape) < 1:
+        raise ConfigError(
+            f"--in must be a positive whole number of features (e.g. 5) or an image shape "
+            f"CxHxW (e.g. 1x28x28), got {text!r}"
+        )
+    return shape

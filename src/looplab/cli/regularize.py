@@ -1,4 +1,5 @@
-"""``looplab regularize``: the overfitting demo, one run per remedy, and the gap table.
+"""``looplab regularize``: the overfitting demo, one run per remedy, and the gap table; with an
+image dataset (``--dataset mnist-5k``), the modern remedies of lesson 3.7 over several seeds.
 
 Writes ``<out>/regularize-<time>/`` (``--out`` and ``--name`` choose it): ``results.csv`` and
 ``results.md``, rewritten as each remedy finishes (an interrupted demo keeps the remedies it
@@ -19,14 +20,27 @@ from looplab.cli.output import console, err_console, exit_if_signalled, fmt
 if TYPE_CHECKING:
     from rich.table import Table
 
+    from looplab.experiments.image_regularization import RemedySeeds
     from looplab.experiments.regularization import RemedyResult
+    from looplab.watch.interrupt import SignalCatcher
+
+# Module-level options, not Annotated: config_options re-signs the command (see cli/sweep.py).
+SEEDS = typer.Option(3, help="images: seeds per remedy (mean and spread over them)")
+FAST = typer.Option(False, "--fast", help="images: 2 epochs on 500 images (a smoke test)")
 
 
 @app.command()
 @config_options(show_defaults=False)
-def regularize(config_file: Path | None = None, overrides: dict[str, object] | None = None) -> None:
+def regularize(
+    seeds: int = SEEDS,
+    fast: bool = FAST,
+    config_file: Path | None = None,
+    overrides: dict[str, object] | None = None,
+) -> None:
     """Train a large MLP on a few noisy moons without and with each remedy (weight decay,
     dropout, early stopping, batch/layer norm, residual) and show the train/validation gap.
+    With --dataset mnist-5k: an MLP on 1,000 digits with dropout, Adam + L2 vs AdamW, label
+    smoothing, mixup, augmentation, EMA and SWA, each over --seeds seeds.
     Writes gap.png, results.csv and results.md into <out>/regularize-<time>/ (--out, --name)."""
     import contextlib
     import time
@@ -34,6 +48,8 @@ def regularize(config_file: Path | None = None, overrides: dict[str, object] | N
     from rich.progress import Progress
 
     from looplab.config import check_name, load_toml
+    from looplab.data.registry import IMAGE_DATASETS
+    from looplab.errors import ConfigError
     from looplab.experiments.regularization import overfit_config, remedy_configs, run_remedy
     from looplab.plots.regularization import gap_bars
     from looplab.plots.style import save
@@ -46,6 +62,11 @@ def regularize(config_file: Path | None = None, overrides: dict[str, object] | N
         name = changes.pop("name", None)
         if name is not None:
             check_name(str(name))
+        if seeds < 1:
+            raise ConfigError(f"--seeds must be a positive whole number, got {seeds}")
+        if str(changes.get("dataset", "moons")) in IMAGE_DATASETS:
+            _images(changes, name, seeds, fast, signals)
+            return
         base = checked(overfit_config().replace(**changes))
         configs = remedy_configs(base)  # every remedy checked with the data before any runs
         signals.raise_if_caught()  # in case a raise from the handler was lost
@@ -122,3 +143,113 @@ def _write_results(out: Path, title: str, results: list[RemedyResult]) -> None:
     write_atomic(
         out / "results.md", (f"# {title}\n\n" + markdown(COLUMNS, _shown(results))).encode()
     )
+
+
+def _images(
+    changes: dict[str, object], name: object, seeds: int, fast: bool, signals: SignalCatcher
+) -> None:
+    """The image remedies over ``seeds`` seeds: the table, results.csv and results.md rewritten
+    as each remedy finishes, then gap.png. Runs inside the command's SignalCatcher."""
+    import contextlib
+    import time
+
+    from rich.progress import Progress
+
+    from looplab.experiments.image_regularization import (
+        WHY_ADAMW,
+        RemedySeeds,
+        image_config,
+        image_remedy_configs,
+        run_image_remedy,
+    )
+    from looplab.plots.image_regularization import remedy_bars
+    from looplab.plots.style import save
+    from looplab.run.checks import checked
+    from looplab.run.directory import create_run_dir, status_of, write_status
+    from looplab.watch.interrupt import Interrupted, StopOnSignal
+
+    base = checked(image_config(fast).replace(**changes))
+    configs = image_remedy_configs(base)  # every remedy checked with the data before any runs
+    signals.raise_if_caught()
+    signals.immediate = False  # from here on, finished work is kept
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    given = None if name is None else str(name)
+    out = create_run_dir(base.out, given, base, f"regularize-{base.dataset}-{stamp}")
+    train_rows = round(5000 * (1 - base.val_fraction - base.test_fraction))
+    title = (
+        f"{base.dataset}, {train_rows} training images: MLP {'-'.join(map(str, base.hidden))}, "
+        f"{base.optimizer} lr {base.lr:g}, batch {base.batch_size}, {base.epochs} epochs"
+    )
+    results: list[RemedySeeds] = []
+    started = time.perf_counter()
+    try:
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(status_of(out, kind="regularize"))
+            progress = stack.enter_context(Progress(console=err_console, transient=True))
+            task = progress.add_task("remedies x seeds", total=len(configs) * seeds)
+            stop = StopOnSignal(signals)
+            for remedy, config in configs.items():
+                runs = []
+                for seed in range(base.seed, base.seed + seeds):
+                    runs.append(run_image_remedy(remedy, config.replace(seed=seed), [stop]))
+                    progress.advance(task)
+                results.append(RemedySeeds(remedy, runs))
+                _write_image_results(out, title, results)  # on disk as soon as it is done
+            save(remedy_bars(results, title), str(out / "gap.png"))
+            write_status(out, "complete", kind="regularize")
+    except Interrupted as exc:
+        if results:
+            console.print(_image_table(title, results))
+        err_console.print(
+            f"interrupted ({exc}): {len(results)} of {len(configs)} remedies finished and "
+            f"are kept in {out / 'results.csv'}; run the command again for all of them",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(exc.exit_code) from None
+    console.print(_image_table(f"{title}; {seeds} seeds", results))
+    console.print(f"Adam + L2 vs AdamW: {WHY_ADAMW}")
+    console.print(f"{len(results) * seeds} runs in {time.perf_counter() - started:.0f} s")
+    console.print(f"saved in [bold]{out}[/] (gap.png, results.csv, results.md)")
+    exit_if_signalled(signals, "demo")
+
+
+def _image_shown(results: list[RemedySeeds]) -> list[list[str]]:
+    from looplab.experiments.image_regularization import image_table_rows
+
+    return [[str(c) if isinstance(c, str | int) else fmt(c) for c in row]
+            for row in image_table_rows(results)]  # fmt: skip
+
+
+def _image_table(title: str, results: list[RemedySeeds]) -> Table:
+    from rich.table import Table
+
+    from looplab.experiments.image_regularization import IMAGE_COLUMNS
+
+    table = Table(title=title)
+    for column in IMAGE_COLUMNS:
+        table.add_column(column, justify="left" if column == "remedy" else "right")
+    for row in _image_shown(results):
+        table.add_row(*row)
+    return table
+
+
+def _write_image_results(out: Path, title: str, results: list[RemedySeeds]) -> None:
+    """``results.csv`` (numbers unrounded) and ``results.md`` of the remedies done so far."""
+    import csv
+    import io
+
+    from looplab.experiments.image_regularization import (
+        IMAGE_COLUMNS,
+        WHY_ADAMW,
+        image_table_rows,
+    )
+    from looplab.experiments.sweep import markdown
+    from looplab.files import write_atomic
+
+    text = io.StringIO(newline="")
+    csv.writer(text).writerows([IMAGE_COLUMNS, *image_table_rows(results)])
+    write_atomic(out / "results.csv", text.getvalue().encode())
+    page = (f"# {title}\n\n" + markdown(IMAGE_COLUMNS, _image_shown(results))
+            + f"\nAdam + L2 vs AdamW: {WHY_ADAMW}\n")  # fmt: skip
+    write_atomic(out / "results.md", page.encode())

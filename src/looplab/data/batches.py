@@ -22,6 +22,8 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 from torch.utils.data import Dataset as TorchDataset
 
+from looplab.data.augment import Augment
+from looplab.data.mixup import Mixup
 from looplab.data.split import Split
 from looplab.errors import ConfigError
 
@@ -33,7 +35,9 @@ class Batches:
 
     ``batch_size`` of 1 is stochastic gradient descent and ``len(X)`` (or more) is full batch.
     ``epoch(skip=k)`` resumes an epoch after its first ``k`` batches: restore ``generator`` to
-    :attr:`epoch_state` first and the same permutation is drawn again.
+    :attr:`epoch_state` first and the same permutation is drawn again. With ``augment``, each
+    epoch also draws every image's shift and rotation, right after the permutation, from the
+    same generator (so a resumed epoch draws them again too).
 
     Shuffled batches are views of one buffer that later batches refill: use a batch before
     asking for the next (as ``fit`` does), or ``clone()`` it to keep it.
@@ -48,6 +52,8 @@ class Batches:
         shuffle: bool = True,
         drop_last: bool = False,
         generator: torch.Generator | None = None,
+        augment: Augment | None = None,
+        mixup: Mixup | None = None,
     ) -> None:
         if len(X) != len(y):
             raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
@@ -58,6 +64,8 @@ class Batches:
         self.shuffle = shuffle
         self.drop_last = drop_last
         self.generator = generator if generator is not None else torch.Generator()
+        self.augment = augment if augment is not None and augment.active else None
+        self.mixup = mixup
         self.epoch_state: Tensor = self.generator.get_state()  # generator state before this epoch
         self.buffers: tuple[Tensor, Tensor] | None = None  # shuffled rows of X and y, reused
 
@@ -68,13 +76,30 @@ class Batches:
     def epoch(self, skip: int = 0) -> Iterator[tuple[Tensor, Tensor]]:
         """One pass over the data: ``(X_batch, y_batch)`` pairs, the last one possibly shorter."""
         self.epoch_state = self.generator.get_state()
+        X, b = self.X, self.batch_size
+        shuffled = self.shuffle and b < len(X)  # a full batch is the same in any order
+        perm = torch.randperm(len(X), generator=self.generator).to(X.device) if shuffled else None
+        # then (rows, 3) this epoch's shift and rotation of every image, in one draw
+        params = self.augment.draw(len(X), self.generator) if self.augment else None
+        # then each batch's mixing weight and partners
+        mixes = self.mixup.draw(len(self), self.batch_size, self.generator) if self.mixup else None
+        for start, xb, yb in self._slices(perm, skip):
+            if self.augment is not None and params is not None:
+                xb = self.augment.apply(xb, params[start : start + len(xb)])
+            if self.mixup is not None and mixes is not None:
+                # yb becomes (batch, classes)
+                xb, yb = self.mixup.apply(xb, yb, *mixes[start // self.batch_size])
+            yield xb, yb
+
+    def _slices(self, perm: Tensor | None, skip: int) -> Iterator[tuple[int, Tensor, Tensor]]:
+        """(position in the epoch, X batch, y batch) after the first ``skip`` batches, in the
+        order of ``perm`` (rows,), or of the rows when None."""
         X, y, b = self.X, self.y, self.batch_size
         end = min(len(X), len(self) * b)  # rows used this epoch (drop_last leaves some out)
-        if not self.shuffle or b >= len(X):  # a full batch is the same in any order
+        if perm is None:
             for start in range(skip * b, end, b):
-                yield X[start : start + b], y[start : start + b]
+                yield start, X[start : start + b], y[start : start + b]
             return
-        perm = torch.randperm(len(X), generator=self.generator).to(X.device)  # (rows,)
         Xs, ys = self.buffers = self.buffers or self._make_buffers()
         for first in range(skip * b, end, len(Xs)):
             rows = perm[first : min(end, first + len(Xs))]
@@ -83,7 +108,7 @@ class Batches:
             Xc = torch.index_select(X, 0, rows, out=Xs[: len(rows)])
             yc = torch.index_select(y, 0, rows, out=ys[: len(rows)])
             for start in range(0, len(rows), b):
-                yield Xc[start : start + b], yc[start : start + b]
+                yield first + start, Xc[start : start + b], yc[start : start + b]
 
     def _make_buffers(self) -> tuple[Tensor, Tensor]:
         """Room for as many whole batches of shuffled rows as fit in GATHER_BYTES (one at least),
@@ -215,12 +240,21 @@ def make_batches(
     drop_last: bool = False,
     generator: torch.Generator | None = None,
     device: torch.device | None = None,
+    augment: Augment | None = None,
+    mixup: Mixup | None = None,
 ) -> Batches | LoaderBatches:
-    """The right batcher for a source; ``batch_size="full"`` means one batch of every row."""
+    """The right batcher for a source; ``batch_size="full"`` means one batch of every row.
+    ``augment`` (images in memory only) shifts and rotates each training image anew each epoch;
+    ``mixup`` (in memory only) mixes each batch with itself."""
     if isinstance(source, Split):
         X, y = (source.X.to(device), source.y.to(device)) if device else (source.X, source.y)
         size = len(X) if batch_size == "full" else int(batch_size)
-        return Batches(X, y, size, shuffle=shuffle, drop_last=drop_last, generator=generator)
+        return Batches(X, y, size, shuffle=shuffle, drop_last=drop_last, generator=generator,
+                       augment=augment, mixup=mixup)  # fmt: skip
+    if (augment is not None and augment.active) or mixup is not None:
+        raise ConfigError(
+            "augmentation and mixup work on data in memory, not on a Dataset or DataLoader"
+        )
     if batch_size == "full":
         if isinstance(source, DataLoader) or not isinstance(source, Sized):
             raise ConfigError("batch_size 'full' needs a dataset with a length; give a number")

@@ -49,6 +49,11 @@ class PreparedData:
         return len(self.class_names) if self.task == "multiclass" else 1
 
     @property
+    def image_shape(self) -> tuple[int, ...]:
+        """(channels, height, width) of image data, () for rows of features."""
+        return tuple(self.encoding.get("image_shape", ()))
+
+    @property
     def target_name(self) -> str:
         """The target's name: its CSV column, else ``y``."""
         return str(self.encoding.get("target", "y"))
@@ -135,5 +140,6 @@ def load_prepared(config: Config) -> PreparedData:
         impute=config.impute,
         task=config.task,
         sep=config.sep,
+        data_dir=config.data_dir,
     )
     return prepare(data, config)

@@ -7,6 +7,10 @@ mapped the same way, $z_y = (y - \mu_y) / \sigma_y$, so the loss starts near 1 w
 target's units (a body mass in grams would start near $10^5$). The fitted numbers are saved with
 the run so predictions on new rows are transformed the same way, and mapped back to the target's
 units with $y = \mu_y + \sigma_y z_y$.
+
+Images (rows, channels, height, width) are standardized per channel, with one $\mu$ and
+$\sigma$ over all pixels of the channel (as ``torchvision.transforms.Normalize`` does): a
+per-pixel $\sigma$ would blow up the rare ink on a digit's border into huge values.
 """
 
 from __future__ import annotations
@@ -22,8 +26,8 @@ class Preprocessor:
     """Fill missing values with the training mean, then (optionally) standardize; a regression
     target is standardized with ``target_mean`` and ``target_std`` (0 and 1: left as it is)."""
 
-    mean: Tensor  # (features,)
-    std: Tensor  # (features,); 1 where a feature is constant, or where standardize is off
+    mean: Tensor  # (features,), or (channels, 1, 1) for images
+    std: Tensor  # as mean; 1 where a feature is constant, or where standardize is off
     standardize: bool = True
     target_mean: float = 0.0
     target_std: float = 1.0
@@ -37,6 +41,11 @@ class Preprocessor:
 
         Without missing values nothing the size of the data is made (a column's sum is NaN
         exactly when the column has a NaN, or both infinities)."""
+        if X_train.ndim == 4:  # images: one mean and deviation per channel, shaped (C, 1, 1)
+            channels = X_train.transpose(0, 1).flatten(1).T  # (rows * H * W, C)
+            mean, std = channels.mean(dim=0), _spread(channels)
+            mean, std = mean[:, None, None], std[:, None, None]
+            return cls(mean, std if standardize else torch.ones_like(std), standardize)
         if not torch.isnan(X_train.sum(dim=0)).any():
             mean, std = X_train.mean(dim=0), _spread(X_train)
         else:

@@ -50,6 +50,10 @@ _ABOUT = [
     ("wine", "multiclass", 178, 13, 3, "wines from 3 cultivars (scikit-learn)", None, None),
     ("breast_cancer", "binary", 569, 30, 2, "malignant or benign tumours (scikit-learn)", None,
      None),
+    ("mnist-5k", "multiclass", 5000, 784, 10, "5,000 28x28 MNIST digits, shipped: works offline",
+     None, None),
+    ("mnist", "multiclass", 70000, 784, 10, "all 70,000 MNIST digits: --data-dir, or downloaded",
+     None, None),
 ]  # fmt: skip
 DATASETS: dict[str, DatasetInfo] = {row[0]: DatasetInfo(*row) for row in _ABOUT}
 
@@ -59,10 +63,19 @@ def dataset_names() -> list[str]:
 
 
 def check_dataset(
-    name: str, target: str | None = None, n: int | None = None, noise: float | None = None
+    name: str,
+    target: str | None = None,
+    n: int | None = None,
+    noise: float | None = None,
+    data_dir: str | None = None,
 ) -> None:
     """What can be checked of a dataset before reading it: a known name (or ``csv:PATH`` with a
-    target), and ``n`` / ``noise`` only for synthetic data. Raises a one-line DataError."""
+    target), ``n`` / ``noise`` only for synthetic data, ``data_dir`` only for a dataset read
+    from files (mnist). Raises a one-line DataError."""
+    if data_dir is not None and name not in FROM_FILES:
+        raise DataError(
+            f"--data-dir applies only to {', '.join(FROM_FILES)}, not to {name!r}; leave it out"
+        )
     if name.startswith("csv:"):
         if not target:
             raise DataError(f"dataset {name!r} needs a target column: add --target COLUMN")
@@ -86,9 +99,17 @@ def load_dataset(
     impute: str = "drop",
     task: str = "auto",
     sep: str | None = None,
+    data_dir: str | None = None,
 ) -> TaskData:
-    """Load a built-in dataset by name, or a CSV file given as ``csv:PATH`` with a ``target``."""
-    check_dataset(name, target, n, noise)
+    """Load a built-in dataset by name, or a CSV file given as ``csv:PATH`` with a ``target``;
+    ``data_dir`` is the folder of a local copy of a dataset read from files (mnist)."""
+    check_dataset(name, target, n, noise, data_dir)
+    if name in FROM_FILES:
+        module, function = FROM_FILES[name].split(".")
+        read: TaskData = getattr(importlib.import_module(f"looplab.data.{module}"), function)(
+            data_dir
+        )
+        return read
     if name.startswith("csv:"):
         from looplab.data.tabular import read_csv
 
@@ -116,7 +137,14 @@ _LOADERS: dict[str, str] = {
     "spiral": "synthetic.spiral",
     "blobs": "synthetic.blobs",
     "digits": "bundled.digits",
+    "mnist-5k": "mnist.mnist_5k",
     "iris": "bundled.iris",
     "wine": "bundled.wine",
     "breast_cancer": "bundled.breast_cancer",
 }
+
+# Datasets read from files (a local copy given with --data-dir, else downloaded once): their
+# loaders take the folder (or None).
+FROM_FILES: dict[str, str] = {"mnist": "mnist.mnist"}
+# Datasets of images (rows, 1, 28, 28): the CNN, augmentation and the image report apply.
+IMAGE_DATASETS = ("mnist-5k", "mnist")

@@ -23,14 +23,15 @@ class Truth:
 
 @dataclass
 class TaskData:
-    """Features ``X`` (rows, features) and targets ``y`` (rows,), with the task they pose.
+    """Features ``X`` (rows, features), or images (rows, channels, height, width), and targets
+    ``y`` (rows,), with the task they pose.
 
     ``y`` is float32 for regression and binary tasks and int64 class indices for multiclass,
     which is what MSE, BCE-with-logits and cross-entropy expect.
     """
 
     name: str
-    X: Tensor  # (rows, features) float32; NaN marks a missing value to impute
+    X: Tensor  # (rows, features) or (rows, C, H, W) float32; NaN marks a missing value
     y: Tensor  # (rows,)
     task: Task
     feature_names: list[str]
@@ -40,9 +41,10 @@ class TaskData:
     truth: Truth | None = None  # the noise-free y(x) of a one-feature synthetic regression
 
     def __post_init__(self) -> None:
-        if self.X.ndim != 2 or self.y.ndim != 1 or len(self.X) != len(self.y):
+        if self.X.ndim not in (2, 4) or self.y.ndim != 1 or len(self.X) != len(self.y):
             raise ValueError(
-                f"X must be (rows, features) and y (rows,): {self.X.shape}, {self.y.shape}"
+                f"X must be (rows, features) or (rows, C, H, W) and y (rows,): {self.X.shape}, "
+                f"{self.y.shape}"
             )
         self.X = self.X.to(torch.float32)
         self.y = self.y.to(torch.int64 if self.task == "multiclass" else torch.float32)
@@ -53,7 +55,13 @@ class TaskData:
 
     @property
     def n_features(self) -> int:
-        return int(self.X.shape[1])
+        """Numbers per row: an image's pixels times its channels."""
+        return int(self.X[0].numel()) if len(self.X) else int(self.X.shape[1])
+
+    @property
+    def image_shape(self) -> tuple[int, ...] | None:
+        """(channels, height, width) of image data, else None."""
+        return tuple(self.X.shape[1:]) if self.X.ndim == 4 else None
 
     @property
     def n_outputs(self) -> int:

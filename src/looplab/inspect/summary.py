@@ -41,8 +41,10 @@ class Summary:
     batch_size: int
 
 
-def summarize(model: nn.Module, in_features: int, batch_size: int) -> Summary:
-    """Run one forward pass of a ``(batch_size, in_features)`` input and record each layer."""
+def summarize(model: nn.Module, in_shape: int | tuple[int, ...], batch_size: int) -> Summary:
+    """Run one forward pass of a ``(batch_size, in_features)`` input (or of images
+    ``(batch_size, C, H, W)`` for ``in_shape`` (C, H, W)) and record each layer."""
+    shape = (in_shape,) if isinstance(in_shape, int) else tuple(in_shape)
     leaves = [(n, m) for n, m in model.named_modules() if n and not list(m.children())]
     seen: dict[str, tuple[tuple[int, ...], tuple[int, ...], int]] = {}
 
@@ -61,7 +63,7 @@ def summarize(model: nn.Module, in_features: int, batch_size: int) -> Summary:
     model.eval()
     try:
         param = next(model.parameters(), None)
-        x = torch.zeros(batch_size, in_features, device=param.device if param is not None else None)
+        x = torch.zeros(batch_size, *shape, device=param.device if param is not None else None)
         with torch.no_grad():
             model(x)
     finally:
@@ -92,6 +94,8 @@ def summarize(model: nn.Module, in_features: int, batch_size: int) -> Summary:
             label = _ACTIVATION_NAMES.get(type(module), type(module).__name__.lower())
             if isinstance(module, nn.Dropout):
                 label = f"dropout({module.p:g})"
+            elif isinstance(module, nn.MaxPool2d):
+                label = f"maxpool({module.kernel_size})"
             last = rows[-1]
             joined = label if last.activation == "-" else f"{last.activation}, {label}"
             rows[-1] = LayerRow(**{**last.__dict__, "activation": joined})

@@ -54,7 +54,11 @@ class RunningMetrics:
         self.device_sums: Tensor | None = None  # (len(names),) off the CPU, else None
 
     def update(self, loss: Tensor, logits: Tensor, y: Tensor) -> None:
-        """Add one batch: ``loss`` is its mean loss, ``logits`` (batch, out), ``y`` (batch,)."""
+        """Add one batch: ``loss`` is its mean loss, ``logits`` (batch, out), ``y`` (batch,), or
+        class probabilities (batch, classes) under mixup: a prediction is then right when it is
+        the class with the larger share of the mixed label."""
+        if y.ndim == 2 and self.task == "multiclass":
+            y = y.argmax(dim=1)  # (batch,)
         if self.on_cpu is None:
             self._start(logits.device)
         n = len(y)

@@ -42,15 +42,21 @@ class ModelSpec:
     norm: str = "none"  # "batch" or "layer" normalization after each hidden linear layer
     residual: bool = False  # skip connections around hidden layers of equal width
     extra: dict[str, Any] = field(default_factory=dict)
+    kind: str = "mlp"  # "mlp" (also a linear model: no hidden layers) or "cnn"
+    # (channels, height, width) of image inputs: an MLP flattens them to in_features numbers
+    # per row, a CNN convolves them; () for rows of features
+    input_shape: tuple[int, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["hidden"] = list(self.hidden)
+        d["input_shape"] = list(self.input_shape)
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelSpec:
-        return cls(**{**d, "hidden": tuple(d.get("hidden", ()))})
+        shape = tuple(d.get("input_shape", ()))
+        return cls(**{**d, "hidden": tuple(d.get("hidden", ())), "input_shape": shape})
 
 
 class MLP(nn.Sequential):
@@ -94,7 +100,10 @@ class MLP(nn.Sequential):
         return layer
 
     def forward(self, x: Tensor) -> Tensor:
-        """(batch, in_features) -> (batch, out_features) logits."""
+        """(batch, in_features) -> (batch, out_features) logits; images (batch, C, H, W) of the
+        spec's ``input_shape`` are flattened first, row by row, to (batch, C * H * W)."""
+        if self.spec.input_shape and x.ndim == 4:
+            x = x.flatten(1)  # (batch, C * H * W)
         check_input_width(x, self.spec.in_features)
         if not self.skips:
             for layer in self:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from looplab.report.blocks import Section, render
+from looplab.report.image_sections import confused_section, samples_section
 from looplab.report.landscape_section import landscape_section
 from looplab.report.monitor_sections import (
     activations_section,
@@ -35,6 +36,8 @@ SECTIONS: list[Callable[[TrainResult], Section | None]] = [
     learned_section,
     linear_section,
     confusion_section,
+    samples_section,
+    confused_section,
     landscape_section,
     summary_section,
     diagnoses_section,

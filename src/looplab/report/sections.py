@@ -143,7 +143,7 @@ def confusion_section(result: TrainResult) -> Section | None:
 
 def summary_section(result: TrainResult) -> Section:
     batch = result.config.batch_size if isinstance(result.config.batch_size, int) else 4
-    s = summarize(result.model, result.spec.in_features, batch)
+    s = summarize(result.model, result.spec.input_shape or result.spec.in_features, batch)
     totals = (
         f"<p>{s.total_params:,} parameters ({format_bytes(s.param_bytes)}); "
         f"activations of one batch of {s.batch_size}: {format_bytes(s.activation_bytes)}.</p>"

@@ -18,13 +18,16 @@ import torch
 from torch import nn
 
 from looplab.config import Config
+from looplab.data.augment import Augment
 from looplab.data.batches import Batches, make_batches
+from looplab.data.mixup import Mixup
 from looplab.data.prepared import PreparedData
 from looplab.data.shards import ShardedBatches
 from looplab.data.split import Split
 from looplab.errors import ConfigError
 from looplab.loop.protocols import BatchSource, LossFn, Optimizer
 from looplab.manual.engine import ManualModel, manual_engine
+from looplab.models.cnn import cnn_spec
 from looplab.models.losses import TaskLoss
 from looplab.models.mlp import ModelSpec, parameter_count
 from looplab.resources import check_memory
@@ -65,7 +68,15 @@ class Built:
 
 
 def model_spec(config: Config, data: PreparedData) -> ModelSpec:
-    """The model a config asks for, sized to the data: inputs = features, outputs = classes."""
+    """The model a config asks for, sized to the data: inputs = features, outputs = classes;
+    images (C, H, W) are flattened by an MLP and convolved by a CNN."""
+    if config.model == "cnn":
+        if not data.image_shape:
+            raise ConfigError(
+                f"--model cnn needs image data, and {data.name!r} is rows of features; use an "
+                "image dataset (mnist-5k, mnist) or --model mlp"
+            )
+        return cnn_spec(data.image_shape, data.n_outputs, config.activation, config.dropout)
     return ModelSpec(
         in_features=data.n_features,
         out_features=data.n_outputs,
@@ -74,6 +85,7 @@ def model_spec(config: Config, data: PreparedData) -> ModelSpec:
         dropout=config.dropout,
         norm=config.norm,
         residual=config.residual,
+        input_shape=data.image_shape,
     )
 
 
@@ -92,7 +104,8 @@ def build(
         torch.manual_seed(rank_seed(config.seed, place))
     model.to(device)
     loss_fn: LossFn
-    forward, loss_fn = manual_engine(model, data.task) if manual else (model, TaskLoss(data.task))
+    loss = TaskLoss(data.task, config.label_smoothing)
+    forward, loss_fn = manual_engine(model, data.task) if manual else (model, loss)
     flat = forward.engine.flat if isinstance(forward, ManualModel) else None  # its one array
     if config.compile:
         compile_model(model)
@@ -128,8 +141,9 @@ def batches_for(
         size = config.batch_size
         if isinstance(size, int):
             size //= config.accumulate
-        loader = make_batches(data.train, size, drop_last=config.drop_last,
-                              generator=generator, device=device)  # fmt: skip
+        loader = make_batches(data.train, size, drop_last=config.drop_last, generator=generator,
+                              device=device, augment=augmentation(config),
+                              mixup=mixing(config, data))  # fmt: skip
         if data.val is None:
             return loader, None
         return loader, make_batches(data.val, VAL_BATCH, shuffle=False, device=device)
@@ -138,11 +152,15 @@ def batches_for(
     micro = math.ceil(math.ceil(batch / world) / config.accumulate)  # (rows,) per process
     val_split = data.val if isinstance(data.val, Split) else None
     if place is None:
-        train: BatchSource = Batches(X, y, micro, drop_last=config.drop_last, generator=generator)
+        train: BatchSource = Batches(X, y, micro, drop_last=config.drop_last, generator=generator,
+                                     augment=augmentation(config),
+                                     mixup=mixing(config, data))  # fmt: skip
         val: BatchSource | None = None
         if val_split is not None:
             val = make_batches(val_split, VAL_BATCH, shuffle=False, device=device)
         return train, val
+    if augmentation(config) is not None or config.mixup > 0:
+        raise ConfigError("augmentation and mixup run in one process: leave --nproc at 1")
     train = ShardedBatches(X, y, micro, place.rank, place.world, drop_last=config.drop_last,
                            generator=generator)  # fmt: skip
     val = None
@@ -152,11 +170,46 @@ def batches_for(
     return train, val
 
 
+def augmentation(config: Config) -> Augment | None:
+    """The random shifts and rotations a config asks for (None: none)."""
+    augment = Augment(config.augment_shift, config.augment_rotate)
+    return augment if augment.active else None
+
+
+def mixing(config: Config, data: PreparedData) -> Mixup | None:
+    """The mixup a config asks for (None: none)."""
+    return Mixup(config.mixup, data.n_outputs) if config.mixup > 0 else None
+
+
 def check_fits_data(config: Config, data: PreparedData) -> None:
     """Config checks that need the data, and the data's own (shapes, labels, finite values):
     raise before any work is done, so that nothing fails once training has started."""
     place = Distributed(0, config.nproc) if config.nproc > 1 else None  # the device's kind
     check_hardware(config, pick_device(config.device, place))
+    if config.label_smoothing > 0 and data.task == "regression":
+        raise ConfigError(
+            f"label_smoothing softens class labels, and {data.name!r} is a regression "
+            "(its target is a number); leave it at 0"
+        )
+    if config.mixup > 0 and data.task != "multiclass":
+        raise ConfigError(
+            f"mixup mixes one-hot class labels and works on multiclass data, and {data.name!r} "
+            f"is {data.task}; leave it at 0"
+        )
+    if config.engine == "manual" and (config.label_smoothing > 0 or config.mixup > 0):
+        raise ConfigError(
+            "the manual engine's backward knows the plain losses only: use --engine autograd "
+            "with label_smoothing or mixup"
+        )
+    if augmentation(config) is not None and not data.image_shape:
+        raise ConfigError(
+            f"augment_shift and augment_rotate move the pixels of images, and {data.name!r} is "
+            "rows of features; leave them at 0, or use an image dataset (mnist-5k, mnist)"
+        )
+    if config.engine == "manual" and data.image_shape:
+        raise ConfigError(
+            "the manual engine trains MLPs on rows of features, not images; use --engine autograd"
+        )
     if config.patience > 0 and data.val is None:
         raise ConfigError("patience needs a validation split: set val_fraction above 0")
     check_data(data)

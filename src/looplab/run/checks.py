@@ -17,7 +17,7 @@ def checked(config: Config) -> Config:
     device, engine and schedule it asks for: every mistake that needs no data is found here,
     before anything is written."""
     config.validate()
-    check_dataset(config.dataset, config.target, config.n, config.noise)
+    check_dataset(config.dataset, config.target, config.n, config.noise, config.data_dir)
     if config.engine == "manual" and config.device == "cuda":
         raise ConfigError("the manual engine runs on the CPU (numpy); use --device cpu")
     from looplab.manual.mlp import check_supported

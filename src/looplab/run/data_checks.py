@@ -31,7 +31,13 @@ def _check_split(name: str, split: Split, data: PreparedData) -> None:
     X, y = split.X, split.y
     if not isinstance(X, Tensor) or not isinstance(y, Tensor):
         raise DataError(f"the {name} split's X and y must be torch tensors")
-    if X.ndim != 2:
+    images = data.image_shape
+    if images and tuple(X.shape[1:]) != images:
+        raise ShapeError(
+            f"the {name} images X must be (rows, {', '.join(map(str, images))}), got shape "
+            f"{tuple(X.shape)}"
+        )
+    if not images and X.ndim != 2:
         raise ShapeError(
             f"the {name} features X must be (rows, features), got shape {tuple(X.shape)}; "
             "reshape it, e.g. X.reshape(len(X), -1)"
@@ -47,7 +53,7 @@ def _check_split(name: str, split: Split, data: PreparedData) -> None:
         raise DataError(
             f"the {name} features X are {X.dtype}; the model needs floats: use X.float()"
         )
-    if X.shape[1] != data.n_features and data.feature_names:
+    if not images and X.shape[1] != data.n_features and data.feature_names:
         raise ShapeError(
             f"the {name} features X have {X.shape[1]} columns but the data names "
             f"{data.n_features} features"
@@ -107,7 +113,8 @@ def check_model_fits(model: nn.Module, data: PreparedData) -> None:
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
     if not linears:
         return
-    if data.feature_names and linears[0].in_features != data.n_features:
+    convolved = any(isinstance(m, nn.Conv2d) for m in model.modules())  # fc1 takes the maps
+    if data.feature_names and not convolved and linears[0].in_features != data.n_features:
         raise ShapeError(
             f"the model takes {linears[0].in_features} features per row but the data has "
             f"{data.n_features}; build it with ModelSpec(in_features={data.n_features}, ...)"

@@ -44,7 +44,7 @@ class Predictions:
 
 def _features(saved: SavedRun) -> list[dict[str, Any]]:
     """The model's input columns: ``{"name", "kind", "categories"?}`` for each."""
-    if saved.encoding:
+    if "columns" in saved.encoding:  # a CSV's encoding (an image's has its shape instead)
         return list(saved.encoding["columns"])
     return [{"name": name, "kind": "numeric"} for name in saved.feature_names]
 
@@ -95,8 +95,10 @@ def _number_problem(name: str, raw: str) -> list[str]:
 
 def encode_input(saved: SavedRun, header: list[str], rows: list[dict[str, str]]) -> torch.Tensor:
     """Rows -> (rows, features) tensor, encoded and preprocessed as the training data was (the
-    rows must have passed :func:`check_rows`)."""
-    if saved.encoding:
+    rows must have passed :func:`check_rows`); the pixel columns of an image model become
+    (rows, C, H, W) images, scaled as in training."""
+    image_shape = saved.encoding.get("image_shape")
+    if "columns" in saved.encoding:
         X = encode_features(rows, saved.encoding)
     else:
         values = [
@@ -107,6 +109,8 @@ def encode_input(saved: SavedRun, header: list[str], rows: list[dict[str, str]])
             for r in rows
         ]
         X = torch.tensor(values, dtype=torch.float32).reshape(len(rows), len(saved.feature_names))
+        if image_shape is not None:  # grey levels as in the files -> the scale trained on
+            X = X.reshape(len(X), *image_shape) / float(saved.encoding["pixel_scale"])
     return saved.preprocessor.transform(X) if saved.preprocessor else X
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from looplab.config import Config
 from looplab.data.prepared import PreparedData
 from looplab.loop.history import History
+from looplab.models.cnn import CNN
 from looplab.models.mlp import MLP, ModelSpec
 
 
@@ -18,7 +19,7 @@ class TrainResult:
     config: Config
     data: PreparedData
     spec: ModelSpec
-    model: MLP
+    model: MLP | CNN
     history: History
     run_dir: Path | None = None
     # the kept model (the weights in model.pt) evaluated after training, split -> metric -> value
@@ -56,4 +57,8 @@ def run_title(result: TrainResult) -> str:
     extras = [s.activation] + ([f"{s.norm} norm"] if s.norm != "none" else [])
     extras += ["residual"] if s.residual and s.hidden else []
     model = f"MLP {widths} ({', '.join(extras)})" if s.hidden else f"linear {widths}"
+    if s.kind == "cnn":  # LeNet-sized: two conv blocks, then the linear head
+        image = "x".join(str(d) for d in s.input_shape)
+        head = "-".join(str(w) for w in (*s.hidden, s.out_features))
+        model = f"CNN {image}, conv 6-16, linear {head} ({s.activation})"
     return f"{result.data.name}: {model}, {c.optimizer} lr {c.lr:g}, batch {c.batch_size}"

@@ -31,6 +31,7 @@ HARMLESS_FIELDS = frozenset(
         "on_nan",
         "out",
         "name",
+        "data_dir",  # where the same dataset is read from
     }
 )
 

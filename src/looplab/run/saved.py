@@ -19,7 +19,8 @@ from looplab.data.prepared import PreparedData
 from looplab.data.preprocess import Preprocessor
 from looplab.errors import RunError
 from looplab.files import write_atomic
-from looplab.models.mlp import MLP, ModelSpec, build_model
+from looplab.models.cnn import CNN, build_network
+from looplab.models.mlp import MLP, ModelSpec
 
 # defined with the run directory (listing runs needs them without torch), re-exported here
 from looplab.run.directory import FORMAT_VERSION as FORMAT_VERSION
@@ -49,7 +50,7 @@ class SavedRun:
     """A run read back from its directory, ready to predict."""
 
     path: Path
-    model: MLP
+    model: MLP | CNN
     spec: ModelSpec
     task: Task
     feature_names: list[str]
@@ -91,7 +92,7 @@ def load_run(path: str | Path) -> SavedRun:
         )
     try:
         spec = ModelSpec.from_dict(payload["spec"])
-        model = build_model(spec)
+        model = build_network(spec)
         model.load_state_dict(payload["state_dict"])
         task, features = payload["task"], list(payload["feature_names"])
         classes = list(payload["class_names"])
