@@ -104,6 +104,7 @@ def history_columns(run_dir: Path, n: int = 5) -> list[str]:
     return [",".join(line.split(",")[:n]) for line in lines]
 
 
+@pytest.mark.slow  # three 2-rank jobs, one signalled and one killed: ~45 s; CI runs it
 def test_interrupted_and_killed_jobs_resume_bitwise_and_dropout_is_per_rank(
     tmp_path: Path,
 ) -> None:

@@ -22,6 +22,10 @@ DRIVER = Path(__file__).with_name("signal_driver.py")
 COMMANDS = {"train", "sweep-jobs2", "sweep-jobs1", "compare", "lr-find", "landscape", "regularize"}
 
 
+# every long command started and signalled twice as a real process: ~1 min; CI runs it
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
 def cases(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     work = tmp_path_factory.mktemp("signals")
