@@ -56,9 +56,12 @@ def test_the_last_paying_rank_count_is_the_definitions(t1: float, grad: float, g
     assert efficiency[last] < 0.5 + 1e-9
 
 
-def test_the_figure_has_a_panel_a_model_and_a_line_a_bandwidth() -> None:
-    fig = scaling_figure({"small": (1e-3, 1348), "wide": (0.06, 4_460_000)}, gbits=(1, 10))
+def test_the_figure_has_a_panel_a_model_a_line_a_bandwidth_and_a_row_a_rank_at_least() -> None:
+    fig = scaling_figure({"small": (1e-3, 1348, 32), "wide": (0.06, 4_460_000, 4096)},
+                         gbits=(1, 10))  # fmt: skip
     assert len(fig.axes) == 2
+    small = fig.axes[0].get_lines()[0]  # at most one row a rank: N up to the global batch
+    assert np.asarray(small.get_xdata(), dtype=float).tolist() == [1, 2, 4, 8, 16, 32]
     lines = fig.axes[1].get_lines()
     labels = [line.get_label() for line in lines]
     assert labels[:2] == ["ideal (no all-reduce)", "1 Gbit/s"]

@@ -50,31 +50,33 @@ def last_paying_ranks(one_rank_s: float, gradient_bytes: float, gbit_per_s: floa
 
 
 def scaling_figure(
-    models: Mapping[str, tuple[float, int]],
+    models: Mapping[str, tuple[float, int, int]],
     gbits: Sequence[float] = (1, 10, 100),
     max_ranks: int = 1024,
 ) -> Figure:
-    """One panel a model, ``models[name] = (one-rank step seconds, gradient bytes)``: the
-    modelled speedup against the number of ranks (1 to ``max_ranks``, log-log) at each
-    bandwidth, the ideal :math:`S = N` dashed, and a dot where the efficiency falls to one half."""
+    """One panel a model, ``models[name] = (one-rank step seconds, gradient bytes, global
+    batch)``: the modelled speedup against the number of ranks (powers of 2 up to
+    ``max_ranks``, and at most one row a rank: the global batch), log-log, at each bandwidth,
+    the ideal :math:`S = N` dashed, and a dot where the efficiency falls to one half."""
     fig, axes = plt.subplots(1, len(models), figsize=(5.2 * len(models), 4.4), dpi=DPI,
                              layout="constrained", squeeze=False)  # fmt: skip
-    ranks = [2**k for k in range(int(math.log2(max_ranks)) + 1)]
-    for ax, (name, (t1, grad)) in zip(axes[0], models.items(), strict=True):
+    for ax, (name, (t1, grad, batch)) in zip(axes[0], models.items(), strict=True):
+        most = min(max_ranks, batch)
+        ranks = [2**k for k in range(int(math.log2(most)) + 1)]
         ax.grid(True, alpha=0.3, which="both")
         ax.plot(ranks, ranks, "k--", linewidth=1, label="ideal (no all-reduce)")
         for colour, gbit in zip(LINE_COLOURS, gbits, strict=False):
             ax.plot(ranks, [speedup(n, t1, grad, gbit) for n in ranks], color=colour,
                     linewidth=1.8, label=f"{gbit:g} Gbit/s")  # fmt: skip
             last = last_paying_ranks(t1, grad, gbit)
-            if last <= max_ranks:
+            if last <= ranks[-1]:
                 ax.plot([last], [speedup(last, t1, grad, gbit)], "o", color=colour)
         ax.set_xscale("log", base=2)
         ax.set_yscale("log", base=2)
-        ax.set_xlabel("ranks N (the global batch split N ways)")
+        ax.set_xlabel(f"ranks N (the global batch of {batch} split N ways)")
         ax.set_ylabel("speedup over one rank")
         ax.set_title(f"{name}: step {t1 * 1e3:.3g} ms on one rank, gradient {grad / 1e6:.3g} MB")
         ax.legend(fontsize=8, loc="upper left")
-    fig.suptitle("modelled data-parallel speedup: compute / N + ring all-reduce "
-                 "(dot: efficiency falls to 50%)")  # fmt: skip
+    fig.suptitle("modelled data-parallel speedup: compute / N + ring all-reduce, bandwidth "
+                 "only (dot: efficiency falls to 50%)")  # fmt: skip
     return fig
