@@ -3,7 +3,8 @@ torchrun itself) and two torchrun "nodes" joined by a c10d rendezvous on a local
 
 Oracle: the same config trained in this process on one rank with the same global batch (the
 2 ranks' 16 + 16 rows of each step are the one process's 32). Each job starts 3 interpreters
-that import torch; on 2 busy cores the two tests take ~100 s together, so they are ``slow``.
+that import torch: the two tests take 27 s together at load 4 on 2 cores, but ~100 s at load
+9-12 (the machine shared), so they are ``slow`` (`pytest -m slow`).
 """
 
 from __future__ import annotations
