@@ -35,7 +35,8 @@ LONG = (
 # Exit codes other than 0 that the README promises: "`looplab check` fails until you write the
 # function's body" (1: the check ran and failed; 2 would be a mistake in the command).
 EXIT_CODES = {"check": 1}
-LONG_FLAGS = ("--engine", "--monitor", "--resume")  # train runs that take longer or need one
+# train runs that take longer (--nproc: torchrun and 2 more interpreters, ~50 s) or need one
+LONG_FLAGS = ("--engine", "--monitor", "--resume", "--nproc")
 
 
 def readme_commands() -> list[str]:
