@@ -8,6 +8,7 @@ finished), then ``gap.png``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from looplab.experiments.image_regularization import RemedySeeds
     from looplab.experiments.regularization import RemedyResult
     from looplab.watch.interrupt import SignalCatcher
+
+Rows = list[list[str | int | float]]  # a results table's rows, numbers unrounded
 
 # Module-level options, not Annotated: config_options re-signs the command (see cli/sweep.py).
 SEEDS = typer.Option(3, help="images: seeds per remedy (mean and spread over them)")
@@ -50,7 +53,13 @@ def regularize(
     from looplab.config import check_name, load_toml
     from looplab.data.registry import IMAGE_DATASETS
     from looplab.errors import ConfigError
-    from looplab.experiments.regularization import overfit_config, remedy_configs, run_remedy
+    from looplab.experiments.regularization import (
+        COLUMNS,
+        overfit_config,
+        remedy_configs,
+        run_remedy,
+        table_rows,
+    )
     from looplab.plots.regularization import gap_bars
     from looplab.plots.style import save
     from looplab.run.checks import checked
@@ -88,14 +97,15 @@ def regularize(
                 stop = StopOnSignal(signals)
                 for remedy, config in configs.items():
                     results.append(run_remedy(remedy, config, [stop]))
-                    _write_results(out, title, results)  # on disk as soon as it is done
+                    # on disk as soon as it is done
+                    _write_results(out, title, COLUMNS, table_rows(results))
                     progress.advance(task)
                 save(gap_bars(results, f"Train and validation loss per remedy — {title}"),
                      str(out / "gap.png"))  # fmt: skip
                 write_status(out, "complete", kind="regularize")
         except Interrupted as exc:
             if results:
-                console.print(_table(title, results))
+                console.print(_table(title, COLUMNS, table_rows(results)))
             err_console.print(
                 f"interrupted ({exc}): {len(results)} of {len(configs)} remedies finished and "
                 f"are kept in {out / 'results.csv'}; run the command again for all of them",
@@ -103,46 +113,45 @@ def regularize(
                 soft_wrap=True,
             )
             raise typer.Exit(exc.exit_code) from None
-    console.print(_table(title, results))
+    console.print(_table(title, COLUMNS, table_rows(results)))
     console.print(f"saved in [bold]{out}[/] (gap.png, results.csv, results.md)")
     exit_if_signalled(signals, "demo")
 
 
-def _shown(results: list[RemedyResult]) -> list[list[str]]:
-    from looplab.experiments.regularization import table_rows
-
-    return [[str(c) if isinstance(c, str | int) else fmt(c) for c in row]
-            for row in table_rows(results)]  # fmt: skip
+def _shown(rows: Rows) -> list[list[str]]:
+    """Table cells as shown: words and counts as they are, numbers to four figures."""
+    return [[str(c) if isinstance(c, str | int) else fmt(c) for c in row] for row in rows]
 
 
-def _table(title: str, results: list[RemedyResult]) -> Table:
+def _table(title: str, columns: Sequence[str], rows: Rows) -> Table:
     from rich.table import Table
 
-    from looplab.experiments.regularization import COLUMNS
-
     table = Table(title=title)
-    for column in COLUMNS:
+    for column in columns:
         table.add_column(column, justify="left" if column == "remedy" else "right")
-    for row in _shown(results):
+    for row in _shown(rows):
         table.add_row(*row)
     return table
 
 
-def _write_results(out: Path, title: str, results: list[RemedyResult]) -> None:
-    """``results.csv`` (numbers unrounded) and ``results.md`` of the remedies done so far."""
+def _write_results(
+    out: Path, title: str, columns: Sequence[str], rows: Rows, after: str = ""
+) -> None:
+    """``results.csv`` (numbers unrounded) and ``results.md`` of the remedies done so far
+    (``after``: a paragraph under the table)."""
     import csv
     import io
 
-    from looplab.experiments.regularization import COLUMNS, table_rows
     from looplab.experiments.sweep import markdown
     from looplab.files import write_atomic
 
     text = io.StringIO(newline="")
-    csv.writer(text).writerows([COLUMNS, *table_rows(results)])
+    csv.writer(text).writerows([columns, *rows])
     write_atomic(out / "results.csv", text.getvalue().encode())
-    write_atomic(
-        out / "results.md", (f"# {title}\n\n" + markdown(COLUMNS, _shown(results))).encode()
+    page = (
+        f"# {title}\n\n" + markdown(list(columns), _shown(rows)) + (f"\n{after}\n" if after else "")
     )
+    write_atomic(out / "results.md", page.encode())
 
 
 def _images(
@@ -156,10 +165,12 @@ def _images(
     from rich.progress import Progress
 
     from looplab.experiments.image_regularization import (
+        IMAGE_COLUMNS,
         WHY_ADAMW,
         RemedySeeds,
         image_config,
         image_remedy_configs,
+        image_table_rows,
         run_image_remedy,
     )
     from looplab.plots.image_regularization import remedy_bars
@@ -194,12 +205,13 @@ def _images(
                     runs.append(run_image_remedy(remedy, config.replace(seed=seed), [stop]))
                     progress.advance(task)
                 results.append(RemedySeeds(remedy, runs))
-                _write_image_results(out, title, results)  # on disk as soon as it is done
+                why = f"Adam + L2 vs AdamW: {WHY_ADAMW}"  # on disk as soon as it is done
+                _write_results(out, title, IMAGE_COLUMNS, image_table_rows(results), why)
             save(remedy_bars(results, title), str(out / "gap.png"))
             write_status(out, "complete", kind="regularize")
     except Interrupted as exc:
         if results:
-            console.print(_image_table(title, results))
+            console.print(_table(title, IMAGE_COLUMNS, image_table_rows(results)))
         err_console.print(
             f"interrupted ({exc}): {len(results)} of {len(configs)} remedies finished and "
             f"are kept in {out / 'results.csv'}; run the command again for all of them",
@@ -207,49 +219,8 @@ def _images(
             soft_wrap=True,
         )
         raise typer.Exit(exc.exit_code) from None
-    console.print(_image_table(f"{title}; {seeds} seeds", results))
+    console.print(_table(f"{title}; {seeds} seeds", IMAGE_COLUMNS, image_table_rows(results)))
     console.print(f"Adam + L2 vs AdamW: {WHY_ADAMW}")
     console.print(f"{len(results) * seeds} runs in {time.perf_counter() - started:.0f} s")
     console.print(f"saved in [bold]{out}[/] (gap.png, results.csv, results.md)")
     exit_if_signalled(signals, "demo")
-
-
-def _image_shown(results: list[RemedySeeds]) -> list[list[str]]:
-    from looplab.experiments.image_regularization import image_table_rows
-
-    return [[str(c) if isinstance(c, str | int) else fmt(c) for c in row]
-            for row in image_table_rows(results)]  # fmt: skip
-
-
-def _image_table(title: str, results: list[RemedySeeds]) -> Table:
-    from rich.table import Table
-
-    from looplab.experiments.image_regularization import IMAGE_COLUMNS
-
-    table = Table(title=title)
-    for column in IMAGE_COLUMNS:
-        table.add_column(column, justify="left" if column == "remedy" else "right")
-    for row in _image_shown(results):
-        table.add_row(*row)
-    return table
-
-
-def _write_image_results(out: Path, title: str, results: list[RemedySeeds]) -> None:
-    """``results.csv`` (numbers unrounded) and ``results.md`` of the remedies done so far."""
-    import csv
-    import io
-
-    from looplab.experiments.image_regularization import (
-        IMAGE_COLUMNS,
-        WHY_ADAMW,
-        image_table_rows,
-    )
-    from looplab.experiments.sweep import markdown
-    from looplab.files import write_atomic
-
-    text = io.StringIO(newline="")
-    csv.writer(text).writerows([IMAGE_COLUMNS, *image_table_rows(results)])
-    write_atomic(out / "results.csv", text.getvalue().encode())
-    page = (f"# {title}\n\n" + markdown(IMAGE_COLUMNS, _image_shown(results))
-            + f"\nAdam + L2 vs AdamW: {WHY_ADAMW}\n")  # fmt: skip
-    write_atomic(out / "results.md", page.encode())
