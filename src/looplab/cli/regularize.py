@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from looplab.experiments.image_regularization import RemedySeeds
     from looplab.experiments.regularization import RemedyResult
-    from looplab.watch.interrupt import SignalCatcher
+    from looplab.watch.interrupt import Interrupted, SignalCatcher
 
 Rows = list[list[str | int | float]]  # a results table's rows, numbers unrounded
 
@@ -104,15 +104,7 @@ def regularize(
                      str(out / "gap.png"))  # fmt: skip
                 write_status(out, "complete", kind="regularize")
         except Interrupted as exc:
-            if results:
-                console.print(_table(title, COLUMNS, table_rows(results)))
-            err_console.print(
-                f"interrupted ({exc}): {len(results)} of {len(configs)} remedies finished and "
-                f"are kept in {out / 'results.csv'}; run the command again for all of them",
-                highlight=False,
-                soft_wrap=True,
-            )
-            raise typer.Exit(exc.exit_code) from None
+            _stopped(exc, out, title, COLUMNS, table_rows(results), len(configs))
     console.print(_table(title, COLUMNS, table_rows(results)))
     console.print(f"saved in [bold]{out}[/] (gap.png, results.csv, results.md)")
     exit_if_signalled(signals, "demo")
@@ -132,6 +124,21 @@ def _table(title: str, columns: Sequence[str], rows: Rows) -> Table:
     for row in _shown(rows):
         table.add_row(*row)
     return table
+
+
+def _stopped(
+    exc: Interrupted, out: Path, title: str, columns: Sequence[str], rows: Rows, total: int
+) -> NoReturn:
+    """Ctrl-C or SIGTERM between remedies: show and keep the ones finished, say how to go on."""
+    if rows:
+        console.print(_table(title, columns, rows))
+    err_console.print(
+        f"interrupted ({exc}): {len(rows)} of {total} remedies finished and are kept in "
+        f"{out / 'results.csv'}; run the command again for all of them",
+        highlight=False,
+        soft_wrap=True,
+    )
+    raise typer.Exit(exc.exit_code) from None
 
 
 def _write_results(
@@ -210,15 +217,7 @@ def _images(
             save(remedy_bars(results, title), str(out / "gap.png"))
             write_status(out, "complete", kind="regularize")
     except Interrupted as exc:
-        if results:
-            console.print(_table(title, IMAGE_COLUMNS, image_table_rows(results)))
-        err_console.print(
-            f"interrupted ({exc}): {len(results)} of {len(configs)} remedies finished and "
-            f"are kept in {out / 'results.csv'}; run the command again for all of them",
-            highlight=False,
-            soft_wrap=True,
-        )
-        raise typer.Exit(exc.exit_code) from None
+        _stopped(exc, out, title, IMAGE_COLUMNS, image_table_rows(results), len(configs))
     console.print(_table(f"{title}; {seeds} seeds", IMAGE_COLUMNS, image_table_rows(results)))
     console.print(f"Adam + L2 vs AdamW: {WHY_ADAMW}")
     console.print(f"{len(results) * seeds} runs in {time.perf_counter() - started:.0f} s")
