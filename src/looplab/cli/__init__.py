@@ -156,8 +156,9 @@ def main() -> None:
 
     SIGTERM unwinds like Ctrl-C (files closed, status written, exit 143) in commands that do
     not catch it themselves, and either is reported in a line. A command that returns leaves
-    without the interpreter's teardown: once torch._dynamo is imported (torch.optim does it),
-    collecting its modules at exit takes seconds (3.3 s measured on 2 busy cores), and every
+    without the interpreter's teardown: once torch._dynamo is imported (torch.optim's own
+    classes do on first use; looplab's builds avoid it, run/dynamo_free.py, a lesson's demo may
+    not), collecting its modules at exit takes seconds (3.3 s measured on 2 busy cores), and every
     file looplab writes is closed and fsynced by then. A bug's traceback still unwinds normally.
     """
     sys.dont_write_bytecode = False

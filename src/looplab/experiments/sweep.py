@@ -172,10 +172,7 @@ def _one_thread() -> None:
 
 
 def _imports() -> None:
-    """The slow first imports done up front rather than inside the first run's timing
-    (building the first torch.optim optimizer imports torch._dynamo: seconds)."""
-    import torch._dynamo  # noqa: F401
-
+    """The slow first imports done up front rather than inside the first run's timing."""
     import looplab.pipeline  # noqa: F401
 
 

@@ -8,7 +8,9 @@ hyper-parameters, so the two give the same run (``tests/manual/test_optim.py``).
 - with the autograd engine, ``torch.optim`` with ``fused=True`` where torch has fused kernels
   for the device (SGD and its momentum forms, Adam, AdamW: one kernel for all parameters),
   else ``foreach=True`` (RMSprop: one call per operation for all parameters). On the default
-  job fused Adam takes a third of the default Adam's time (benchmarks/fit_speed.py);
+  job fused Adam takes a third of the default Adam's time (benchmarks/fit_speed.py). The classes
+  are :mod:`looplab.run.dynamo_free`'s subclasses: torch's arithmetic, without the ~1.5 s
+  import of ``torch._dynamo`` torch's own classes make on first use;
 - with the manual engine, looplab's fused numpy twins of ``torch.optim``
   (:mod:`looplab.manual.fused`), which update the engine's one flat weight array at once and
   keep ``torch.optim``'s state layout.
@@ -24,6 +26,7 @@ from typing import Any
 
 import torch
 from torch import Tensor
+from torch.optim import SGD, Adam, AdamW, RMSprop
 
 from looplab.config import Config
 from looplab.loop.protocols import Optimizer
@@ -52,26 +55,35 @@ def build_optimizer(
 
 
 def build_torch_optimizer(params: Iterable[Tensor], config: Config) -> torch.optim.Optimizer:
-    """The ``torch.optim`` optimizer a config names, in its fastest implementation."""
+    """The ``torch.optim`` optimizer a config names, in its fastest implementation (and, where
+    torch allows, without the seconds of importing ``torch._dynamo``: :mod:`.dynamo_free`)."""
     lr, wd, mu = config.lr, config.weight_decay, config.momentum
     params = list(params)
     fast = fastest_implementation(config.optimizer, params)
+    sgd, rmsprop, adam, adamw = torch_classes()
     match config.optimizer:
         case "sgd":
-            return torch.optim.SGD(params, lr=lr, weight_decay=wd, **fast)
+            return sgd(params, lr=lr, weight_decay=wd, **fast)
         case "momentum":
-            return torch.optim.SGD(params, lr=lr, momentum=mu, weight_decay=wd, **fast)
+            return sgd(params, lr=lr, momentum=mu, weight_decay=wd, **fast)
         case "nesterov":
-            return torch.optim.SGD(
-                params, lr=lr, momentum=mu, nesterov=True, weight_decay=wd, **fast
-            )
+            return sgd(params, lr=lr, momentum=mu, nesterov=True, weight_decay=wd, **fast)
         case "rmsprop":
-            return torch.optim.RMSprop(params, lr=lr, weight_decay=wd, **fast)
+            return rmsprop(params, lr=lr, weight_decay=wd, **fast)
         case "adam":
-            return torch.optim.Adam(params, lr=lr, weight_decay=wd, **fast)
+            return adam(params, lr=lr, weight_decay=wd, **fast)
         case "adamw":
-            return torch.optim.AdamW(params, lr=lr, weight_decay=wd, **fast)
+            return adamw(params, lr=lr, weight_decay=wd, **fast)
     raise AssertionError(f"config.validate() lets no optimizer {config.optimizer!r} through")
+
+
+def torch_classes() -> tuple[type[SGD], type[RMSprop], type[Adam], type[AdamW]]:
+    """SGD, RMSprop, Adam and AdamW: the dynamo-free subclasses where this torch allows them."""
+    from looplab.run import dynamo_free as free
+
+    if free.AVAILABLE:
+        return free.DynamoFreeSGD, free.DynamoFreeRMSprop, free.DynamoFreeAdam, free.DynamoFreeAdamW
+    return torch.optim.SGD, torch.optim.RMSprop, torch.optim.Adam, torch.optim.AdamW
 
 
 def fastest_implementation(optimizer: str, params: list[Tensor]) -> dict[str, Any]:
