@@ -65,9 +65,12 @@ def _check_split(name: str, split: Split, data: PreparedData) -> None:
 def _check_values(what: str, values: Tensor, columns: list[str] | None = None) -> None:
     """Finite, and within float32 (a float64 value past 3.4e38 becomes inf when trained)."""
     v = values.detach()
-    bad = ~torch.isfinite(v) | (v.abs() > FLOAT32_MAX)
-    if not bool(bad.any()):
+    if v.numel() == 0:
         return
+    low, high = torch.aminmax(v)  # one pass, no copy; a NaN anywhere makes both NaN
+    if -FLOAT32_MAX <= float(low) and float(high) <= FLOAT32_MAX:
+        return  # (20,000 x 64 floats: 0.2 ms, where the mask below takes 5.6 ms)
+    bad = ~torch.isfinite(v) | (v.abs() > FLOAT32_MAX)
     rows = torch.nonzero(bad.reshape(len(v), -1).any(dim=1)).flatten().tolist()
     first = v[bad][0].item()
     kind = "NaN" if first != first else ("inf" if abs(first) == float("inf") else f"{first:g}")
