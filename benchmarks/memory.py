@@ -14,13 +14,16 @@ its worst, imports included. Cases:
 - for 10k, 100k and 1M rows x 64 features (float32, 10 classes, MLP 64-128-10, SGD, batch 64,
   2 epochs; the data made in the process, the same for each side):
   ``fit``: ``looplab.fit`` on the in-memory tensors (``PreparedData(train=Split(X, y))``);
-  ``plain loop``: the leanest hand-written loop: a permutation each epoch, each batch
-  gathered by ``X[perm[i : i + 64]]`` (the data held once);
-  ``plain loop, epoch gather``: the same loop gathering the epoch at once
+  ``plain loop, SGD by hand``: the leanest hand-written loop, the reference: a permutation
+  each epoch, each batch gathered by ``X[perm[i : i + 64]]`` (the data held once), the update
+  ``p -= lr * p.grad`` (no ``torch.optim``, so no ``torch._dynamo``: looplab's fit imports
+  neither, run/dynamo_free.py);
+  ``plain loop``: the same with ``torch.optim.SGD``, as a user writes it;
+  ``plain loop, epoch gather``: that loop gathering the epoch at once
   (``Xs = X[perm]``, then slices), as many hand-written loops do.
 - at 1M rows, from raw features: ``prepare + fit``: looplab's ``prepare`` (standardization
   fitted on the rows, no validation split) then ``fit``; ``plain: standardize + loop``: the
-  course's ``X = (X - X.mean(0)) / X.std(0)`` then the plain loop.
+  course's ``X = (X - X.mean(0)) / X.std(0)`` then the plain loop with SGD by hand.
 
 The table gives each peak, the ratio to its reference and the targets, met or not. Run::
 
@@ -58,13 +61,16 @@ def make_data(rows: int) -> tuple[Tensor, Tensor]:
     return X, (X @ teacher).argmax(dim=1)
 
 
-def plain_loop(X: Tensor, y: Tensor, epoch_gather: bool) -> None:
+def plain_loop(X: Tensor, y: Tensor, epoch_gather: bool, by_hand: bool = False) -> None:
+    """The plain slicing loop with ``torch.optim.SGD`` (which imports ``torch._dynamo``), or
+    (``by_hand``) with ``p -= lr * p.grad``: the leanest loop there is."""
     from torch import nn
 
     from looplab.models.mlp import ModelSpec, build_model
 
     model = build_model(ModelSpec(FEATURES, CLASSES, (HIDDEN,), "relu"), seed=0)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+    params = list(model.parameters())
+    optimizer = None if by_hand else torch.optim.SGD(params, lr=0.05)
     loss_fn = nn.CrossEntropyLoss()
     g = torch.Generator().manual_seed(0)
     for _ in range(EPOCHS):
@@ -78,6 +84,13 @@ def plain_loop(X: Tensor, y: Tensor, epoch_gather: bool) -> None:
                 idx = perm[i : i + BATCH]
                 xb, yb = X[idx], y[idx]
             loss = loss_fn(model(xb), yb)
+            if optimizer is None:
+                model.zero_grad()
+                loss.backward()
+                with torch.no_grad():
+                    for p in params:
+                        p -= 0.05 * p.grad  # type: ignore[operator]
+                continue
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -87,7 +100,8 @@ def looplab_fit(X: Tensor, y: Tensor) -> None:
     from looplab import Config, PreparedData, Split, build_model, fit
     from looplab.models.mlp import ModelSpec
 
-    data = PreparedData(train=Split(X, y), val=None, task="multiclass")
+    data = PreparedData(train=Split(X, y), val=None, task="multiclass",
+                        class_names=[str(c) for c in range(CLASSES)])  # fmt: skip
     config = Config(optimizer="sgd", lr=0.05, batch_size=BATCH, epochs=EPOCHS, device="cpu",
                     threads=1, val_fraction=0.0)  # fmt: skip
     fit(build_model(ModelSpec(FEATURES, CLASSES, (HIDDEN,), "relu"), seed=0), data, config)
@@ -116,6 +130,8 @@ def run_case(case: str, rows: int) -> None:
         looplab_fit(*make_data(rows))
     elif case == "plain loop":
         plain_loop(*make_data(rows), epoch_gather=False)
+    elif case == "plain loop, SGD by hand":
+        plain_loop(*make_data(rows), epoch_gather=False, by_hand=True)
     elif case == "plain loop, epoch gather":
         plain_loop(*make_data(rows), epoch_gather=True)
     elif case == "prepare + fit":
@@ -134,7 +150,7 @@ def run_case(case: str, rows: int) -> None:
     elif case == "plain: standardize + loop":
         X, y = make_data(rows)
         X = (X - X.mean(0)) / X.std(0)
-        plain_loop(X, y, epoch_gather=False)
+        plain_loop(X, y, epoch_gather=False, by_hand=True)
     else:
         raise SystemExit(f"no case {case!r}")
     print(json.dumps({"peak_mb": peak_mb()}))
@@ -179,14 +195,18 @@ def main() -> None:
         mb = measure(case)
         rows_out.append((name, mb, "import torch", mb / torch_mb, target))
     for rows in (int(s) for s in args.sizes.split(",")):
-        plain = measure("plain loop", rows)
+        plain = measure("plain loop, SGD by hand", rows)
+        optim = measure("plain loop", rows)
         gather = measure("plain loop, epoch gather", rows)
         mine = measure("fit", rows)
         label = f"{rows:,} x {FEATURES}"
-        rows_out.append((f"{label}: plain loop (data held once)", plain, "", float("nan"), None))
-        rows_out.append((f"{label}: plain loop, epoch gather", gather, "plain loop",
-                         gather / plain, None))  # fmt: skip
-        rows_out.append((f"{label}: looplab.fit", mine, "plain loop", mine / plain,
+        rows_out.append((f"{label}: plain loop, SGD by hand (data held once)", plain, "",
+                         float("nan"), None))  # fmt: skip
+        rows_out.append((f"{label}: plain loop, torch.optim.SGD", optim, "plain loop, by hand",
+                         optim / plain, None))  # fmt: skip
+        rows_out.append((f"{label}: plain loop, torch.optim, epoch gather", gather,
+                         "plain loop, by hand", gather / plain, None))  # fmt: skip
+        rows_out.append((f"{label}: looplab.fit", mine, "plain loop, by hand", mine / plain,
                          1.1 if rows >= 1_000_000 else None))  # fmt: skip
         if rows >= 1_000_000:
             raw_plain = measure("plain: standardize + loop", rows)
