@@ -127,7 +127,7 @@ def two_loops_side_by_side(fast: bool = False, out: Path = Path("lessons/3.8")) 
 
 def a_short_gpt_run(fast: bool = False, out: Path = Path("lessons/3.8")) -> DemoResult:
     """``train_gpt`` (all of ``looplab gpt``) on CPython's help text: the default model (4
-    layers x 128 dims, context 64) for 800 updates instead of 2,000 (about 3 minutes on a
+    layers x 128 dims, context 64) for 800 updates instead of 2,000 (2 to 3 minutes on a
     busy 2-core laptop; fast mode: 1 layer x 32 dims, context 32, 300 updates at a 10 x larger
     lr, a few seconds). Its held-out loss is set against the text's unigram and bigram
     entropies; its first and last samples (temperature 1, the same seed) are read for words
