@@ -87,6 +87,11 @@ def two_loops_side_by_side(fast: bool = False, out: Path = Path("lessons/3.8")) 
                f"The MLP: {type(mlp.train).__name__}, {tuple(mlp_x.shape)} rows, an epoch is "
                f"one pass ({len(mlp.train)} batches)")  # fmt: skip
 
+    def torch_name(optimizer: object) -> str:
+        """The torch.optim class an optimizer is (or is a subclass of)."""
+        return next(c.__name__ for c in type(optimizer).__mro__
+                    if c.__module__.startswith("torch.optim"))  # fmt: skip
+
     def groups(optimizer: object) -> str:
         """Each param group's size and weight decay."""
         return ", ".join(
@@ -97,9 +102,9 @@ def two_loops_side_by_side(fast: bool = False, out: Path = Path("lessons/3.8")) 
     decayed = sum(p.numel() for g in gpt.optimizer.param_groups if g["weight_decay"] > 0
                   for p in g["params"])  # fmt: skip
     result.add("added: share of GPT weights decayed", decayed / gpt.gpt.parameter_count(),
-               f"{type(gpt.optimizer).__name__} in {len(gpt.optimizer.param_groups)} groups: "
+               f"{torch_name(gpt.optimizer)} in {len(gpt.optimizer.param_groups)} groups: "
                f"{groups(gpt.optimizer)} (matrices and embeddings decay, layer-norm gains "
-               f"not); the MLP: {type(mlp.optimizer).__name__}, "
+               f"not); the MLP: {torch_name(mlp.optimizer)}, "
                f"{groups(mlp.optimizer)}")  # fmt: skip
 
     lrs = {}
