@@ -3,15 +3,25 @@ new module."""
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 import textwrap
+from importlib.machinery import ModuleSpec
 from pathlib import Path
 
 import pytest
 
 import looplab.lessons
 from looplab.cli import run
-from looplab.lessons.catalogue import CATALOGUE, MODULES, entry, written
+from looplab.lessons.catalogue import (
+    CATALOGUE,
+    MODULES,
+    LessonError,
+    entry,
+    exercise,
+    load,
+    written,
+)
 from looplab.lessons.lesson import Lesson
 
 
@@ -90,3 +100,24 @@ def test_adding_a_lesson_is_one_new_module(
         assert "max tanh" in out and "0.9951" in out  # tanh(3)
     finally:  # monkeypatch puts back the real module, if one was imported
         sys.modules.pop("looplab.lessons.lesson_3_1", None)
+
+
+def test_a_lesson_whose_module_does_not_exist_is_coming(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every lesson of the course is written; the "coming" path stays for a catalogue row whose
+    module is missing (here 3.8's, hidden from the import system)."""
+    real = importlib.util.find_spec
+
+    def find_spec(name: str, package: str | None = None) -> ModuleSpec | None:
+        return None if name == "looplab.lessons.lesson_3_8" else real(name, package)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    assert not entry("3.8").written
+    assert "3.8" not in [lesson.id for lesson in written()]
+    with pytest.raises(LessonError) as caught:
+        load("3.8")
+    assert str(caught.value) == (
+        "lesson 3.8 (Case studies) is coming: it is not written yet; `looplab lessons` shows "
+        "the ones you can run"
+    )
+    with pytest.raises(LessonError, match=r"lesson 3\.8 \(Case studies\) is coming"):
+        exercise("3.8.1")

@@ -728,6 +728,58 @@ PLANTED: dict[str, list[tuple[str, str]]] = {
             "backward before step",
         ),
     ],
+    "3.8.1": [
+        (
+            _changed(
+                "3.8.1",
+                'scores.masked_fill(future, float("-inf"))',
+                "scores",
+            ),
+            "mask the future",
+        ),
+        (_changed("3.8.1", "triu(diagonal=1)", "tril(diagonal=-1)"), "the wrong triangle"),
+        (_changed("3.8.1", " / d**0.5", ""), "divide the scores by sqrt(d)"),
+    ],
+    "3.8.2": [
+        (
+            _changed("3.8.2", "ids[o + 1 : o + block_size + 1]", "ids[o : o + block_size]"),
+            "y is x shifted by one",
+        ),
+        (
+            _changed("3.8.2", ", generator=generator)", ")"),
+            "the generator you are given",
+        ),
+        (
+            """
+            def random_windows(ids, block_size, batch_size, generator):
+                offsets = torch.randperm(len(ids) - block_size, generator=generator)[:batch_size]
+                # planted: counts up from each offset's token instead of reading the text
+                x = torch.stack([ids[offsets] + i for i in range(block_size)], dim=1)
+                return x, x + 1
+            """,
+            "take consecutive tokens",
+        ),
+    ],
+    "3.8.3": [
+        (
+            """
+            def top_k_probabilities(logits, temperature, k):
+                kth = torch.topk(logits, k, dim=-1).values[:, -1:]
+                p = torch.softmax(logits.masked_fill(logits < kth, float("-inf")), dim=-1)
+                return p / temperature
+            """,
+            "before the softmax",
+        ),
+        (
+            """
+            def top_k_probabilities(logits, temperature, k):
+                z = logits / temperature
+                kth = torch.topk(z, k, dim=-1).values[:, -1:]
+                return torch.softmax(z, dim=-1).masked_fill(z < kth, 0.0)
+            """,
+            "over the k kept logits only",
+        ),
+    ],
     "3.9.1": [
         (
             _changed(

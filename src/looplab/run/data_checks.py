@@ -68,7 +68,7 @@ def _check_values(what: str, values: Tensor, columns: list[str] | None = None) -
     if v.numel() == 0:
         return
     low, high = torch.aminmax(v)  # one pass, no copy; a NaN anywhere makes both NaN
-    if -FLOAT32_MAX <= float(low) and float(high) <= FLOAT32_MAX:
+    if float(low) >= -FLOAT32_MAX and float(high) <= FLOAT32_MAX:
         return  # (20,000 x 64 floats: 0.2 ms, where the mask below takes 5.6 ms)
     bad = ~torch.isfinite(v) | (v.abs() > FLOAT32_MAX)
     rows = torch.nonzero(bad.reshape(len(v), -1).any(dim=1)).flatten().tolist()
