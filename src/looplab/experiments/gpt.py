@@ -49,6 +49,7 @@ from looplab.loop.snapshot import Snapshot
 from looplab.models.gpt import GPT, GPTSpec, build_gpt
 from looplab.run.build import seed_everything
 from looplab.run.directory import read_status
+from looplab.run.optimizers import torch_classes
 from looplab.run.schedules import LoopSchedule
 from looplab.run.threads import auto_threads
 from looplab.watch.checkpoint import CHECKPOINT_DIR, latest_good
@@ -114,8 +115,10 @@ def optimizer_groups(gpt: GPT, weight_decay: float) -> list[dict[str, Any]]:
 
 
 def build_optimizer(gpt: GPT, config: GPTConfig) -> torch.optim.AdamW:
-    """AdamW on :func:`optimizer_groups` (the loop accumulates and clips before its step)."""
-    return torch.optim.AdamW(
+    """AdamW on :func:`optimizer_groups` (the loop accumulates and clips before its step):
+    ``torch.optim.AdamW`` itself, without its import of ``torch._dynamo``."""
+    adamw = torch_classes()[3]
+    return adamw(
         optimizer_groups(gpt, config.weight_decay), lr=config.lr, betas=(BETA1, config.beta2)
     )
 
