@@ -717,6 +717,34 @@ PLANTED: dict[str, list[tuple[str, str]]] = {
             "measured before clipping",
         ),
     ],
+    "3.5.1": [
+        (
+            _changed(
+                "3.5.1",
+                "(weights.reshape(-1, *[1] * (shard_grads.ndim - 1)) * shard_grads).sum(0)",
+                "shard_grads.sum(0)",
+            ),
+            "do not add them",
+        ),
+        (
+            _changed(
+                "3.5.1",
+                "(weights.reshape(-1, *[1] * (shard_grads.ndim - 1)) * shard_grads).sum(0)",
+                "shard_grads.mean(0)",
+            ),
+            "weight each shard by its rows",
+        ),
+    ],
+    "3.5.2": [
+        (
+            "def rank_indices(rows, world, rank):\n    return torch.arange(rank, rows, world)\n",
+            "pad the rows",
+        ),
+        (
+            _changed("3.5.2", "padded[rank::world]", "padded.reshape(world, -1)[rank]"),
+            "deal the rows out strided",
+        ),
+    ],
     "3.6.1": [
         (_changed("3.6.1", "        optimizer.zero_grad()\n", ""), "call optimizer.zero_grad()"),
         (

@@ -1,0 +1,79 @@
+"""Lessons 3.5 (data parallelism and hardware) and 3.7 (modern regularization) in fast mode: the
+numbers each one claims hold against oracles computed here another way (DistributedSampler,
+autograd, torch.optim, torch.nn.functional, a plain one-process run)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+import torch
+from torch.utils.data import DistributedSampler
+
+from looplab.lessons.lesson import DemoResult
+from looplab.models.mlp import ModelSpec, build_model
+
+Runs = dict[str, dict[str, DemoResult]]
+
+
+def _sentence(result: DemoResult, name: str) -> str:
+    return next(n.sentence for n in result.numbers if n.name == name)
+
+
+# ---------------------------------------------------------------- 3.5
+
+
+def test_3_5_equal_shards_average_to_the_full_gradient_unequal_ones_do_not(runs: Runs) -> None:
+    r = runs["3.5"]["shards_average_to_the_full_batch"]
+    for shards in (2, 4):
+        assert r[f"max |mean of {shards} shard gradients - full-batch gradient|"] < 1e-15
+    assert r["max |row-weighted mean of unequal shards - full|"] < 1e-15
+    assert r["max |plain mean of unequal shards - full|"] > 1e-3  # a real error, not rounding
+
+
+def test_3_5_each_rank_gets_what_distributed_sampler_deals(runs: Runs) -> None:
+    r = runs["3.5"]["shards_average_to_the_full_batch"]
+    for rank in range(3):
+        rows: Any = range(10)  # a sized dataset
+        dealt: list[int] = list(DistributedSampler(rows, num_replicas=3, rank=rank, shuffle=False))
+        assert r[f"rank {rank} of 3: rows"] == len(dealt) == math.ceil(10 / 3)
+        assert f"rows {dealt} of 0..9" in _sentence(r, f"rank {rank} of 3: rows")
+        assert f"ShardedBatches gives {dealt}" in _sentence(r, f"rank {rank} of 3: rows")
+        assert r[f"rank {rank} of 3: rows where looplab differs from torch"] == 0
+
+
+def test_3_5_two_real_processes_end_with_the_one_process_weights(runs: Runs) -> None:
+    r = runs["3.5"]["two_processes_train_as_one"]
+    assert r["max |2 processes - 1 process| weight"] < 1e-5  # float32 rounding, 50 Adam steps
+    ratio = r["2 processes' seconds / 1 process's"]
+    assert ratio > 0
+    said = _sentence(r, "2 processes' seconds / 1 process's")
+    assert ("slower" in said) == (ratio > 1)
+    assert r["all-reduce of the gradient, ms a step"] > 0
+    # the small model's step is overhead: half the rows cost far more than half the time
+    assert 0.6 < r["step on 16 rows / step on 32 rows"] < 1.5
+    # the bandwidth model: 2 (N - 1) / N G / W, here N = 2 and W = 10 Gbit/s = 1.25e9 bytes/s
+    modelled = (
+        r["all-reduce of the gradient, ms a step"]
+        / 1e3
+        / r["measured all-reduce / bandwidth model's"]
+    )
+    model = build_model(ModelSpec(2, 1, (16, 16)), seed=0)
+    gradient_bytes = 4 * sum(p.numel() for p in model.parameters())
+    said = _sentence(r, "all-reduce of the gradient, ms a step")
+    assert f"{gradient_bytes} bytes" in said
+    assert modelled == pytest.approx(gradient_bytes / 1.25e9, rel=1e-6)
+
+
+def test_3_5_large_products_run_far_faster_than_the_small_models_step(runs: Runs) -> None:
+    r = runs["3.5"]["where_the_time_goes"]
+    model = build_model(ModelSpec(2, 1, (16, 16)), seed=0)
+    weights = sum(p.numel() for name, p in model.named_parameters() if name.endswith("weight"))
+    flops = 3 * 2 * 32 * weights  # forward and backward of 32 rows
+    assert f"{flops} operations" in _sentence(r, "GFLOP/s of the default job's training step")
+    step = r["GFLOP/s of the default job's training step"]
+    assert 0 < step < r["GFLOP/s, float32, n = 512"] / 10
+    for n in (64, 256, 512):
+        assert r[f"bfloat16 / float32 speed, n = {n}"] > 0
+    assert r["CUDA available"] == float(torch.cuda.is_available())
