@@ -168,24 +168,28 @@ def two_processes_train_as_one(fast: bool = False, out: Path = Path("lessons/3.5
                        else "faster here"),
     )  # fmt: skip
 
-    def step_seconds(rows: int) -> float:
-        """One process's training step on ``rows`` rows: the best of 3 timings of 100."""
-        model = build_model(ModelSpec(2, 1, (16, 16)), seed=0)
-        optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-        X, y = data.train.X[:rows], data.train.y[:rows]  # type: ignore[union-attr]
-        best = math.inf
+    def step_seconds(sizes: tuple[int, ...], repeats: int = 7) -> list[float]:
+        """One process's training step on each number of rows: chunks of 100 steps taken in
+        turn (so a busy spell slows them alike), the best chunk of each."""
+        runs = []
+        for rows in sizes:
+            model = build_model(ModelSpec(2, 1, (16, 16)), seed=0)
+            optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+            runs.append((model, optimizer, data.train.X[:rows], data.train.y[:rows]))  # type: ignore[union-attr]
+        best = [math.inf] * len(sizes)
         with torch_threads(1):
-            for _ in range(3):
-                started = time.perf_counter()
-                for _ in range(100):
-                    loss = F.binary_cross_entropy_with_logits(model(X)[:, 0], y)
-                    optimizer.zero_grad()
-                    loss.backward()
-                    optimizer.step()
-                best = min(best, (time.perf_counter() - started) / 100)
+            for _ in range(repeats):
+                for i, (model, optimizer, X, y) in enumerate(runs):
+                    started = time.perf_counter()
+                    for _ in range(100):
+                        loss = F.binary_cross_entropy_with_logits(model(X)[:, 0], y)
+                        optimizer.zero_grad()
+                        loss.backward()
+                        optimizer.step()
+                    best[i] = min(best[i], (time.perf_counter() - started) / 100)
         return best
 
-    half, whole = step_seconds(16), step_seconds(32)
+    half, whole = step_seconds((16, 32))
     result.add(
         "step on 16 rows / step on 32 rows",
         half / whole,
