@@ -77,3 +77,64 @@ def test_3_5_large_products_run_far_faster_than_the_small_models_step(runs: Runs
     for n in (64, 256, 512):
         assert r[f"bfloat16 / float32 speed, n = {n}"] > 0
     assert r["CUDA available"] == float(torch.cuda.is_available())
+
+
+# ---------------------------------------------------------------- 3.7
+
+
+def test_3_7_the_smoothed_loss_is_torchs_and_smoothing_lowers_confidence(runs: Runs) -> None:
+    r = runs["3.7"]["label_smoothing"]
+    assert r["|looplab's smoothed loss - F.cross_entropy|"] < 1e-12
+    assert r["|closed form - F.cross_entropy|"] < 1e-12
+    assert r["largest confidence a smoothed target asks for"] == pytest.approx(1 - 0.1 + 0.1 / 10)
+    plain = r["mean confidence on validation, no smoothing"]
+    smoothed = r["mean confidence on validation, smoothing 0.1"]
+    assert 0.1 < smoothed < plain < 1  # above chance (10 classes), below the unsmoothed run
+
+
+def test_3_7_mixup_and_shifts_follow_their_formulas(runs: Runs) -> None:
+    r = runs["3.7"]["mixup_and_augmentation"]
+    assert r["max |mixed x - (lam x + (1 - lam) x[partner])|"] < 1e-6
+    assert r["max |mixed y - (lam onehot(y) + (1 - lam) onehot(y[partner]))|"] < 1e-6
+    assert r["max |2 px shift - the image moved 2 columns right|"] < 1e-4  # float32 sampling
+
+
+def test_3_7_adamw_decays_in_proportion_adam_l2_by_about_lr_a_step(runs: Runs) -> None:
+    r = runs["3.7"]["adamw_is_not_adam_l2"]
+    for w0 in ("0.01", "1", "100"):  # AdamW's closed form with no loss gradient
+        assert r[f"AdamW: w / w0 after 100 steps, w0 = {w0}"] == pytest.approx(0.999**100)
+    assert r["AdamW: how far w0 = 100 moved / how far w0 = 1 moved"] == pytest.approx(100)
+    # Adam + L2 on w0 = 100: g = 0.1 w stays near 10, so m_hat / sqrt(v_hat) stays near 1 and
+    # each of the 100 steps moves lr = 0.01
+    assert r["Adam + L2: w0 - w after 100 steps, w0 = 100"] == pytest.approx(1.0, rel=0.01)
+    assert r["Adam + L2: how far w0 = 100 moved / how far w0 = 1 moved"] < 2
+    assert r["max |Adam + L2 - AdamW| weight"] > 1e-3
+    # the L2 gradient, normalized, pulls every weight by about lr a step: the smaller network
+    assert r["weight norm after training, adam"] < r["weight norm after training, adamw"]
+
+
+def test_3_7_the_averages_are_measured_and_said_as_measured(runs: Runs) -> None:
+    r = runs["3.7"]["ema_and_swa"]
+    for kind in ("EMA", "SWA"):
+        loss = r[f"validation loss, {kind} - last weights"]
+        assert math.isfinite(loss) and abs(r[f"validation accuracy, {kind} - last weights"]) < 0.5
+        said = _sentence(r, f"validation loss, {kind} - last weights")
+        assert said.split(": ", 1)[1].startswith("lower") == (loss < 0)
+    assert "2 epoch ends averaged (epochs 1-2)" in _sentence(
+        r, "validation accuracy, SWA - last weights"
+    )
+
+
+def test_3_7_the_remedies_table_is_the_regularize_experiments(runs: Runs) -> None:
+    from looplab.experiments.image_regularization import image_config, run_image_remedy
+
+    r = runs["3.7"]["remedies_over_seeds"]
+    names = [n.name.removeprefix("gap, ") for n in r.numbers if n.name.startswith("gap, ")]
+    assert names == [
+        "none", "AdamW 0.1", "label smoothing 0.1", "mixup 0.2", "augmentation 2 px, 10 deg"
+    ]  # fmt: skip
+    none = run_image_remedy("none", image_config(fast=True).replace(seed=0).validate())
+    assert r["validation accuracy, none"] == pytest.approx(none.val_accuracy, abs=1e-9)
+    assert r["gap, none"] == pytest.approx(none.train_accuracy - none.val_accuracy, abs=1e-9)
+    for name in names:
+        assert 0.1 < r[f"validation accuracy, {name}"] <= 1
