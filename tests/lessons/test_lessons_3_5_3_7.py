@@ -51,8 +51,12 @@ def test_3_5_two_real_processes_end_with_the_one_process_weights(runs: Runs) -> 
     said = _sentence(r, "2 processes' seconds / 1 process's")
     assert ("slower" in said) == (ratio > 1)
     assert r["all-reduce of the gradient, ms a step"] > 0
-    # the small model's step is overhead: half the rows cost far more than half the time
-    assert 0.6 < r["step on 16 rows / step on 32 rows"] < 1.5
+    # timings are the machine's (no bound on them here): the words must follow the numbers
+    steps = r["step on 16 rows / step on 32 rows"]
+    said_steps = _sentence(r, "step on 16 rows / step on 32 rows")
+    saved = f"saves {100 * (1 - steps):.0f}% of the step" if steps < 1 else "saves nothing"
+    assert saved in said_steps
+    assert ("costs almost a whole step" in said_steps) == (steps > 0.75)
     # the bandwidth model: 2 (N - 1) / N G / W, here N = 2 and W = 10 Gbit/s = 1.25e9 bytes/s
     modelled = (
         r["all-reduce of the gradient, ms a step"]

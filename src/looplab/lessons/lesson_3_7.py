@@ -560,8 +560,8 @@ LESSON = Lesson(
         "--weight-decay 0.1`, `--ema-decay 0.99`, `--swa-start 8`), and `looplab regularize "
         "--dataset mnist-5k` for the whole table (docs/regularization.md has it, with what it "
         "says).",
-        "Full mode (`looplab lesson 3.7`) takes about a minute on 2 cores (the last demo "
-        "trains 27 runs); `--fast` takes about 15 seconds, on 500 images for 2 epochs, where "
+        "Full mode (`looplab lesson 3.7`) takes under a minute on 2 cores (the last demo "
+        "trains 27 runs); `--fast` takes 10 to 20 seconds, on 500 images for 2 epochs, where "
         "the differences between remedies are mostly noise and an EMA of decay 0.99 has too "
         "few steps (16) to forget its start.",
     ),
