@@ -499,7 +499,8 @@ LESSON = Lesson(
         "`benchmarks/data_parallel.py` measures the step and its all-reduce for a small and a "
         "1024-wide MLP (RESULTS.md).",
         "Full mode (`looplab lesson 3.5`) takes 10 to 30 seconds on 2 cores: it trains 10 "
-        "epochs on 2 processes and times products up to 2048 x 2048; `--fast` takes about 10.",
+        "epochs on 2 processes and times products up to 2048 x 2048; `--fast` takes about "
+        "10 seconds.",
     ),
     look_at=(
         "the mean of the shards' gradients is the full batch's gradient to float64 rounding, "
@@ -507,14 +508,15 @@ LESSON = Lesson(
         "DistributedSampler pads 10 rows to 12 for 3 ranks (rows 0 and 1 are seen twice) and "
         "deals them strided; looplab's shards are the same rows",
         "the 2-process run ends with the weights of the 1-process run at the global batch, to "
-        "float32 rounding; on this machine it is slower, and the all-reduce against the step "
-        "says why",
+        "float32 rounding; on this machine it is slower, and the half-batch step (hardly "
+        "cheaper) and the all-reduce (added to every step) say why",
         "scaling.png: the two-term model of a step with this machine's one-process step; it "
         "counts bandwidth only, so for a gradient of 1.3 kB it promises near-ideal speedups "
         "that the measured all-reduce (hundreds of times the model's) rules out: the model "
         "is for large gradients, where bandwidth dominates",
-        "matmul.png: GFLOP/s grow with the matrices' size (the per-call overhead is shared "
-        "by more arithmetic); the default job's step uses a tiny fraction of them",
+        "matmul.png: GFLOP/s grow from n = 64 to a few hundred (the per-call overhead is "
+        "shared by more arithmetic), and bfloat16 overtakes float32 only on the larger "
+        "products, if at all; the default job's step uses a tiny fraction of either",
     ),
     demos=(
         Demo("shard gradients average to the batch's", shards_average_to_the_full_batch),
