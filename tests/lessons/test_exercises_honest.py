@@ -717,6 +717,34 @@ PLANTED: dict[str, list[tuple[str, str]]] = {
             "measured before clipping",
         ),
     ],
+    "3.5.1": [
+        (
+            _changed(
+                "3.5.1",
+                "(weights.reshape(-1, *[1] * (shard_grads.ndim - 1)) * shard_grads).sum(0)",
+                "shard_grads.sum(0)",
+            ),
+            "do not add them",
+        ),
+        (
+            _changed(
+                "3.5.1",
+                "(weights.reshape(-1, *[1] * (shard_grads.ndim - 1)) * shard_grads).sum(0)",
+                "shard_grads.mean(0)",
+            ),
+            "weight each shard by its rows",
+        ),
+    ],
+    "3.5.2": [
+        (
+            "def rank_indices(rows, world, rank):\n    return torch.arange(rank, rows, world)\n",
+            "pad the rows",
+        ),
+        (
+            _changed("3.5.2", "padded[rank::world]", "padded.reshape(world, -1)[rank]"),
+            "deal the rows out strided",
+        ),
+    ],
     "3.6.1": [
         (_changed("3.6.1", "        optimizer.zero_grad()\n", ""), "call optimizer.zero_grad()"),
         (
@@ -726,6 +754,55 @@ PLANTED: dict[str, list[tuple[str, str]]] = {
                 "optimizer.step()\n        loss.backward()",
             ),
             "backward before step",
+        ),
+    ],
+    "3.7.1": [
+        (
+            """
+            def smoothed_cross_entropy(logits, target, eps):
+                K = logits.shape[1]
+                log_p = torch.log_softmax(logits, dim=1)
+                smooth = torch.full_like(log_p, eps / (K - 1))  # planted: the others only
+                smooth[torch.arange(len(target)), target] = 1 - eps
+                return -(smooth * log_p).sum(dim=1).mean()
+            """,
+            "spread eps over all K classes",
+        ),
+        (
+            _changed(
+                "3.7.1",
+                "torch.log_softmax(logits, dim=1)",
+                "torch.log(torch.softmax(logits, dim=1))",
+            ),
+            "use torch.log_softmax",
+        ),
+    ],
+    "3.7.2": [
+        (
+            _changed(
+                "3.7.2",
+                "lam * one_hot + (1 - lam) * one_hot[perm]",
+                "one_hot",
+            ),
+            "mix the labels too",
+        ),
+        (
+            """
+            def mixup_batch(x, y, classes, lam, perm):
+                one_hot = F.one_hot(y, classes).to(x.dtype)
+                return (1 - lam) * x + lam * x[perm], (1 - lam) * one_hot + lam * one_hot[perm]
+            """,
+            "row i keeps lam of itself",
+        ),
+    ],
+    "3.7.3": [
+        (
+            _changed(
+                "3.7.3",
+                "decay * average + (1 - decay) * current",
+                "(1 - decay) * average + decay * current",
+            ),
+            "keep decay of the old average",
         ),
     ],
     "3.8.1": [
