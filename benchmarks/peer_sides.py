@@ -141,7 +141,8 @@ def looplab_fit(w: Workload, engine: str = "autograd", threads: int = 1) -> Pred
     task: Task = "binary" if w.binary else "multiclass"
     train = Split(torch.from_numpy(w.X), torch_targets(w, w.y))
     val = Split(torch.from_numpy(w.X_val), torch_targets(w, w.y_val))
-    data = PreparedData(train=train, val=val, task=task)
+    classes = [str(c) for c in range(int(w.y.max()) + 1)] if task == "multiclass" else []
+    data = PreparedData(train=train, val=val, task=task, class_names=classes)
     config = looplab.Config(
         optimizer=w.optimizer,
         lr=w.lr,

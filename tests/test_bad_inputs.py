@@ -195,6 +195,7 @@ def data(
     float_labels: bool = False,
     label: int | None = None,
     int_x: bool = False,
+    no_class_names: bool = False,
 ) -> PreparedData:
     """40 rows of ``features`` features and 3 classes, with one mistake a Python user makes."""
     g = torch.Generator().manual_seed(0)
@@ -214,7 +215,8 @@ def data(
         yy = yy[:, None]
     return PreparedData(
         Split(X, yy), None, "multiclass", name="api",
-        feature_names=[f"f{i}" for i in range(features)], class_names=["a", "b", "c"],
+        feature_names=[f"f{i}" for i in range(features)],
+        class_names=[] if no_class_names else ["a", "b", "c"],
     )  # fmt: skip
 
 

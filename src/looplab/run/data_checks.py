@@ -93,6 +93,11 @@ def _check_targets(name: str, y: Tensor, data: PreparedData) -> None:
             )
         classes = data.n_outputs
         low, high = (int(y.min()), int(y.max())) if len(y) else (0, 0)
+        if classes == 0:
+            raise DataError(
+                f"the data has no class_names: a multiclass task needs one name per class (the "
+                f"labels here go up to {high}); give PreparedData(..., class_names=[...])"
+            )
         if len(y) and (low < 0 or high >= classes):
             raise DataError(
                 f"{what} hold class {low if low < 0 else high}, but there are {classes} classes "
