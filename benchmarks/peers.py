@@ -55,10 +55,11 @@ from peer_sides import SIDES, Workload
 
 BASELINE = "slicing loop"
 # what a side's process imports before it is measured ("training MiB" leaves these out);
-# torch.optim imports torch._dynamo on first use, so every torch-based side loads it
+# torch.optim's own classes import torch._dynamo on first use, so the torch-based peers load it;
+# looplab's optimizers do not (run/dynamo_free.py), so its side does not preload it
 PRELOAD = {
     "torch": ["torch", "torch._dynamo"],
-    "looplab": ["torch", "torch._dynamo", "looplab.run.fit"],
+    "looplab": ["torch", "looplab.run.fit"],
     "lightning": ["torch", "torch._dynamo", "lightning"],
     "skorch": ["torch", "torch._dynamo", "skorch"],
     "sklearn": ["sklearn.neural_network"],

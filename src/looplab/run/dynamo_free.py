@@ -26,8 +26,6 @@ from torch.optim import SGD, Adam, AdamW, Optimizer, RMSprop
 
 from looplab.loop.protocols import StateDict
 
-_BASE = Optimizer
-
 
 def _undecorated(owner: type, name: str) -> Callable[..., Any] | None:
     """``owner.name`` (from the first class of its MRO that defines it) as written, under its
@@ -37,10 +35,10 @@ def _undecorated(owner: type, name: str) -> Callable[..., Any] | None:
     return inner if callable(inner) else None
 
 
-_ADD_PARAM_GROUP = _undecorated(_BASE, "add_param_group")
-_ZERO_GRAD = _undecorated(_BASE, "zero_grad")
-_STATE_DICT = _undecorated(_BASE, "state_dict")
-_LOAD_STATE_DICT = _undecorated(_BASE, "load_state_dict")
+_ADD_PARAM_GROUP = _undecorated(Optimizer, "add_param_group")
+_ZERO_GRAD = _undecorated(Optimizer, "zero_grad")
+_STATE_DICT = _undecorated(Optimizer, "state_dict")
+_LOAD_STATE_DICT = _undecorated(Optimizer, "load_state_dict")
 _STEPS: dict[type[Optimizer], Callable[..., Any] | None] = {
     rule: _undecorated(rule, "step") for rule in (SGD, RMSprop, Adam, AdamW)
 }
