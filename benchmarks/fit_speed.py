@@ -477,12 +477,16 @@ def main() -> None:
         verdict = "[green]met[/]" if met else "[red]not met[/]"
         table.add_row(target.what, f"{ratio:.3f}", f"<= {target.limit:.3g}", verdict)
     console.print(table)
-    end = os.getloadavg()
-    console.print(
+    console.print(machine_line(args.repeats, load[0]))
+
+
+def machine_line(repeats: int, start_load: float) -> str:
+    """The machine, versions, time and load a table was measured with."""
+    return (
         f"{platform.machine()}, {os.cpu_count()} cores, 1 torch + 1 BLAS thread, best of "
-        f"{args.repeats}, CPU seconds; torch {torch.__version__}, numpy {np.__version__}; "
-        f"{datetime.now():%Y-%m-%d %H:%M}; load average {load[0]:.1f} at the start, "
-        f"{end[0]:.1f} at the end"
+        f"{repeats}, CPU seconds; torch {torch.__version__}, numpy {np.__version__}; "
+        f"{datetime.now():%Y-%m-%d %H:%M}; load average {start_load:.1f} at the start, "
+        f"{os.getloadavg()[0]:.1f} at the end"
     )
 
 

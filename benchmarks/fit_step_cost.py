@@ -29,18 +29,16 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import platform
 import time
 from collections.abc import Callable
-from datetime import datetime
 
-import numpy as np
 import torch
 from fit_speed import (
     ROWS,
     WIDE_BATCH,
     WIDE_EPOCHS,
     bare_numpy_step,
+    machine_line,
     matmul_bound,
     wide_config,
     wide_data,
@@ -175,13 +173,7 @@ def main() -> None:
         table.add_row(f"[dim]{name}[/]", "", f"{best[name] / steps * 1e6:.1f}")
     console = Console(width=120)
     console.print(table)
-    end = os.getloadavg()
-    console.print(
-        f"{platform.machine()}, {os.cpu_count()} cores, 1 torch + 1 BLAS thread, best of "
-        f"{args.repeats}, CPU seconds; torch {torch.__version__}, numpy {np.__version__}; "
-        f"{datetime.now():%Y-%m-%d %H:%M}; load average {load[0]:.1f} at the start, "
-        f"{end[0]:.1f} at the end"
-    )
+    console.print(machine_line(args.repeats, load[0]))
 
 
 if __name__ == "__main__":
